@@ -1,0 +1,90 @@
+// Package config reads clearmap's settings from environment variables and the
+// matching command-line flags; a flag wins over its variable.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// DefaultDatabaseURL is the database the README's set-up creates: `clearmap`
+// on the local server, reached through its Unix socket as the current user.
+const DefaultDatabaseURL = "postgres:///clearmap?host=/var/run/postgresql"
+
+// Config is the configuration every clearmap command shares.
+type Config struct {
+	DatabaseURL      string
+	Addr             string
+	LogFormat        string
+	LogLevel         slog.Level
+	DBMaxConns       int
+	StatementTimeout time.Duration
+	ShutdownTimeout  time.Duration
+}
+
+// setting ties a flag to the environment variable that sets its default.
+type setting struct {
+	flag, env string
+}
+
+var settings = []setting{
+	{"database-url", "DATABASE_URL"},
+	{"addr", "CLEARMAP_ADDR"},
+	{"log-format", "CLEARMAP_LOG_FORMAT"},
+	{"log-level", "CLEARMAP_LOG_LEVEL"},
+	{"db-max-conns", "CLEARMAP_DB_MAX_CONNS"},
+	{"statement-timeout", "CLEARMAP_STATEMENT_TIMEOUT"},
+	{"shutdown-timeout", "CLEARMAP_SHUTDOWN_TIMEOUT"},
+}
+
+// Register defines a flag for each setting on fs and applies the environment
+// (read through getenv) as the flags' starting values. It fails on an
+// environment value the flag cannot parse, naming the variable.
+func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
+	fs.StringVar(&c.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on (env CLEARMAP_ADDR)")
+	fs.Func("log-format", "log format: text or json (env CLEARMAP_LOG_FORMAT; default text)", func(s string) error {
+		if s != "text" && s != "json" {
+			return fmt.Errorf("want text or json")
+		}
+		c.LogFormat = s
+		return nil
+	})
+	c.LogFormat = "text"
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error (env CLEARMAP_LOG_LEVEL)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "most database connections (env CLEARMAP_DB_MAX_CONNS)")
+	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 30*time.Second, "longest a database statement may run (env CLEARMAP_STATEMENT_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
+
+	for _, s := range settings {
+		v := getenv(s.env)
+		if v == "" {
+			continue
+		}
+		if err := fs.Set(s.flag, v); err != nil {
+			return fmt.Errorf("%s=%q: %v", s.env, v, err)
+		}
+	}
+	return nil
+}
+
+// Check reports settings that parse but make no sense.
+func (c *Config) Check() error {
+	var problems []string
+	if c.DatabaseURL == "" {
+		problems = append(problems, "database URL is empty")
+	}
+	if c.DBMaxConns < 1 {
+		problems = append(problems, "db-max-conns must be at least 1")
+	}
+	if c.StatementTimeout < 0 || c.ShutdownTimeout < 0 {
+		problems = append(problems, "timeouts cannot be negative")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"clearmap/internal/store"
+	"clearmap/internal/testdb"
+)
+
+func TestMigrationsApplyFromEmptyAndReapplyAsNoOp(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Open(t, testdb.New(t))
+	m, err := store.NewMigrator(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+
+	pending, err := m.Pending(ctx)
+	if err != nil || !pending {
+		t.Fatalf("empty database: Pending() = %v, %v; want true, nil", pending, err)
+	}
+	applied, err := m.Up(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"00001_postgis.sql", "00002_boundaries.sql", "00003_auth.sql",
+		"00004_uploads.sql", "00005_reported_figures.sql",
+	}
+	if !slices.Equal(applied, want) {
+		t.Fatalf("applied %v, want %v", applied, want)
+	}
+	if pending, err := m.Pending(ctx); err != nil || pending {
+		t.Fatalf("after Up: Pending() = %v, %v; want false, nil", pending, err)
+	}
+
+	again, err := m.Up(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second Up applied %v, %v; want nothing", again, err)
+	}
+
+	var tables []string
+	rows, _ := pool.Query(ctx, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantTables := []string{"audit_log", "clearances", "districts", "goose_db_version",
+		"provinces", "reported_figures", "sessions", "spatial_ref_sys", "tokens",
+		"upload_chunks", "uploads"}
+	if !slices.Equal(tables, wantTables) {
+		t.Fatalf("tables %v, want %v", tables, wantTables)
+	}
+
+	var postgis string
+	if err := pool.QueryRow(ctx, "SELECT postgis_lib_version()").Scan(&postgis); err != nil {
+		t.Fatalf("PostGIS not usable: %v", err)
+	}
+}
+
+func TestGeometryColumnsHaveTypeSRIDAndIndex(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Migrated(t)
+	rows, err := pool.Query(ctx, `
+		SELECT f_table_name || '.' || f_geometry_column, type, srid,
+		       EXISTS (SELECT 1 FROM pg_indexes i
+		               WHERE i.tablename = f_table_name
+		                 AND i.indexdef LIKE '%USING gist (' || f_geometry_column || ')%')
+		FROM geometry_columns ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type column struct {
+		typ     string
+		srid    int
+		indexed bool
+	}
+	got := map[string]column{}
+	for rows.Next() {
+		var name string
+		var c column
+		if err := rows.Scan(&name, &c.typ, &c.srid, &c.indexed); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = c
+	}
+	for _, table := range []string{"provinces", "districts", "clearances"} {
+		for col, srid := range map[string]int{"geom": 4326, "geom_3857": 3857} {
+			c, ok := got[table+"."+col]
+			if !ok || c.typ != "MULTIPOLYGON" || c.srid != srid || !c.indexed {
+				t.Errorf("%s.%s = %+v (present %v); want MULTIPOLYGON, SRID %d, GIST index", table, col, c, ok, srid)
+			}
+		}
+	}
+}
+
+func TestOpenReportsUnreachableDatabase(t *testing.T) {
+	_, err := store.Open(context.Background(), "postgres://127.0.0.1:1/nothing?connect_timeout=2", store.Options{})
+	if err == nil {
+		t.Fatal("Open on a closed port succeeded")
+	}
+}

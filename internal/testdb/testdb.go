@@ -1,0 +1,100 @@
+// Package testdb gives tests their own throwaway PostgreSQL database on the
+// real server, so tests never share state and never mock the database.
+//
+// The server is reached through CLEARMAP_TEST_DATABASE_URL (a postgres:// URL
+// of a role allowed to create databases and the PostGIS extension), by default
+// the local server's socket, as `make test` sets it up.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clearmap/internal/store"
+)
+
+const defaultAdminURL = "postgres:///postgres?host=/var/run/postgresql"
+
+// AdminURL is the URL of the database tests connect to in order to create
+// their own.
+func AdminURL() string {
+	if u := os.Getenv("CLEARMAP_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return defaultAdminURL
+}
+
+// New creates an empty database, drops it when the test ends, and returns its
+// URL.
+func New(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("testdb: connect to %s: %v (is PostgreSQL running? `make test` sets it up)", AdminURL(), err)
+	}
+	defer admin.Close(ctx)
+
+	suffix := make([]byte, 6)
+	rand.Read(suffix)
+	name := "clearmap_test_" + hex.EncodeToString(suffix)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("testdb: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			t.Errorf("testdb: drop %s: %v", name, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("testdb: drop %s: %v", name, err)
+		}
+	})
+
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		t.Fatalf("testdb: CLEARMAP_TEST_DATABASE_URL must be a postgres:// URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Migrated creates a database with every migration applied and returns a pool
+// on it, closed when the test ends.
+func Migrated(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool := Open(t, New(t))
+	m, err := store.NewMigrator(pool)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	defer m.Close()
+	if _, err := m.Up(context.Background()); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	return pool
+}
+
+// Open returns a pool on the database at url, closed when the test ends.
+func Open(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := store.Open(context.Background(), url, store.Options{})
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
