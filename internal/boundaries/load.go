@@ -12,6 +12,7 @@ import (
 	"github.com/paulmach/orb/encoding/wkb"
 
 	"clearmap/geodata"
+	"clearmap/internal/audit"
 )
 
 // Set is a complete boundary set, ready to load.
@@ -118,13 +119,10 @@ func Load(ctx context.Context, db *pgxpool.Pool, set Set, actor string) (Result,
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO audit_log (actor, action, subject, details)
-			VALUES ($1, 'boundaries.load', $2, $3)`,
-			actor, set.Source, map[string]any{
-				"sha256": set.SHA256, "districts": result.Districts,
-				"provinces": result.Provinces, "removed": result.Removed,
-			})
-		return err
+		return audit.Record(ctx, tx, actor, "boundaries.load", set.Source, map[string]any{
+			"sha256": set.SHA256, "districts": result.Districts,
+			"provinces": result.Provinces, "removed": result.Removed,
+		})
 	})
 	if err != nil {
 		return Result{}, err

@@ -98,3 +98,39 @@ func Open(t testing.TB, url string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// Cut makes the database at url unreachable, as an outage would: it refuses
+// new connections and ends the open ones. Restore undoes it.
+func Cut(t testing.TB, url string) {
+	t.Helper()
+	setReachable(t, url, false)
+}
+
+// Restore lets connections to the database at url in again after Cut.
+func Restore(t testing.TB, url string) {
+	t.Helper()
+	setReachable(t, url, true)
+}
+
+func setReachable(t testing.TB, dbURL string, reachable bool) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := pgx.Identifier{u.Path[1:]}.Sanitize()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" WITH ALLOW_CONNECTIONS "+map[bool]string{true: "true", false: "false"}[reachable]); err != nil {
+		t.Fatal(err)
+	}
+	if !reachable {
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", u.Path[1:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

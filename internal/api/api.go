@@ -1,0 +1,89 @@
+// Package api is clearmap's HTTP interface: routing, authentication,
+// request logging and the handlers.
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clearmap/internal/auth"
+	"clearmap/internal/store"
+	"clearmap/web"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	DB       *pgxpool.Pool
+	Migrator *store.Migrator
+	Logger   *slog.Logger
+}
+
+type api struct {
+	Deps
+}
+
+// New returns the service's HTTP handler.
+func New(d Deps) http.Handler {
+	a := &api{d}
+	r := chi.NewRouter()
+	r.Use(a.logRequests, securityHeaders)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	})
+
+	r.Get("/healthz", a.healthz)
+	r.Get("/readyz", a.readyz)
+	r.Handle("/", http.FileServerFS(web.FS))
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(a.authenticate)
+		r.Get("/me", a.me)
+		r.Group(func(r chi.Router) {
+			r.Use(require(auth.Admin))
+			r.Get("/tokens", a.listTokens)
+			r.Post("/tokens", a.createToken)
+			r.Delete("/tokens/{name}", a.revokeToken)
+		})
+	})
+	return r
+}
+
+// securityHeaders are sent on every response: the data is sensitive and the
+// API is never meant to be framed or sniffed.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errorBody is the shape of every error response.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSONAs(w, status, "application/problem+json", errorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONAs(w, status, "application/json", v)
+}
+
+func writeJSONAs(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v) // a failed write means the client has gone; nothing to tell it
+}

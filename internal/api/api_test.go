@@ -1,0 +1,305 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clearmap/internal/api"
+	"clearmap/internal/auth"
+	"clearmap/internal/store"
+	"clearmap/internal/testdb"
+)
+
+// service is a running API on its own database.
+type service struct {
+	url  string
+	pool *pgxpool.Pool
+	logs *bytes.Buffer
+}
+
+func start(t *testing.T, pool *pgxpool.Pool) *service {
+	t.Helper()
+	m, err := store.NewMigrator(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(api.New(api.Deps{DB: pool, Migrator: m, Logger: logger}))
+	t.Cleanup(srv.Close)
+	return &service{url: srv.URL, pool: pool, logs: logs}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// json decodes the body into v, failing the test if it is not JSON.
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("body %q is not JSON: %v", r.body, err)
+	}
+}
+
+func (s *service) do(t *testing.T, method, path, token, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func wantError(t *testing.T, r response, status int, msg string) {
+	t.Helper()
+	var body struct{ Error string }
+	r.json(t, &body)
+	if r.status != status || !strings.Contains(body.Error, msg) {
+		t.Fatalf("got %d %q; want %d with error containing %q", r.status, r.body, status, msg)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("error Content-Type %q", ct)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	s := start(t, testdb.Migrated(t))
+	if r := s.do(t, "GET", "/healthz", "", ""); r.status != 200 || r.body != "{\"status\":\"ok\"}\n" {
+		t.Fatalf("/healthz = %d %q", r.status, r.body)
+	}
+	if r := s.do(t, "GET", "/readyz", "", ""); r.status != 200 || r.body != "{\"status\":\"ready\"}\n" {
+		t.Fatalf("/readyz = %d %q", r.status, r.body)
+	}
+}
+
+func TestReadyzIs503WhileMigrationsArePending(t *testing.T) {
+	s := start(t, testdb.Open(t, testdb.New(t)))
+	r := s.do(t, "GET", "/readyz", "", "")
+	wantError(t, r, 503, "migrations are pending")
+	if s.do(t, "GET", "/healthz", "", "").status != 200 {
+		t.Fatal("/healthz must answer while the process runs")
+	}
+}
+
+func TestReadyzFollowsTheDatabase(t *testing.T) {
+	url := testdb.New(t)
+	pool := testdb.Open(t, url)
+	m, _ := store.NewMigrator(pool)
+	if _, err := m.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	s := start(t, pool)
+	if r := s.do(t, "GET", "/readyz", "", ""); r.status != 200 {
+		t.Fatalf("before the outage: %d %s", r.status, r.body)
+	}
+
+	testdb.Cut(t, url)
+	r := s.do(t, "GET", "/readyz", "", "")
+	wantError(t, r, 503, "database unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	if s.do(t, "GET", "/healthz", "", "").status != 200 {
+		t.Fatal("/healthz must answer during a database outage")
+	}
+	// A token check needs the database too: 503, not a misleading 401.
+	wantError(t, s.do(t, "GET", "/api/v1/me", "cm_x", ""), 503, "database unavailable")
+
+	testdb.Restore(t, url)
+	if r := s.do(t, "GET", "/readyz", "", ""); r.status != 200 {
+		t.Fatalf("after the outage: %d %s", r.status, r.body)
+	}
+}
+
+func TestAuthenticationAndRoles(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, testdb.Migrated(t))
+	tokens := map[auth.Role]string{}
+	for _, role := range []auth.Role{auth.Uploader, auth.Analyst, auth.Admin} {
+		secret, err := auth.Create(ctx, s.pool, "t-"+string(role), role, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[role] = secret
+	}
+	revoked, _ := auth.Create(ctx, s.pool, "gone", auth.Admin, "test")
+	auth.Revoke(ctx, s.pool, "gone", "test")
+
+	for _, c := range []struct {
+		name, path, token string
+		status            int
+		msg               string
+	}{
+		{"no token", "/api/v1/me", "", 401, "a token is required"},
+		{"unknown token", "/api/v1/me", "cm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 401, "token not recognised"},
+		{"revoked token", "/api/v1/me", revoked, 401, "token not recognised"},
+		{"uploader on admin route", "/api/v1/tokens", tokens[auth.Uploader], 403, "the uploader role may not do this"},
+		{"analyst on admin route", "/api/v1/tokens", tokens[auth.Analyst], 403, "the analyst role may not do this"},
+		{"no token on admin route", "/api/v1/tokens", "", 401, "a token is required"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := s.do(t, "GET", c.path, c.token, "")
+			wantError(t, r, c.status, c.msg)
+			if c.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+				t.Fatalf("401 without a Bearer challenge: %v", r.header)
+			}
+		})
+	}
+
+	for role, secret := range tokens {
+		r := s.do(t, "GET", "/api/v1/me", secret, "")
+		var me struct{ Name, Role string }
+		r.json(t, &me)
+		if r.status != 200 || me.Name != "t-"+string(role) || me.Role != string(role) {
+			t.Errorf("%s: /api/v1/me = %d %s", role, r.status, r.body)
+		}
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("authenticated response cacheable: %q", r.header.Get("Cache-Control"))
+		}
+	}
+
+	r := s.do(t, "GET", "/api/v1/tokens", tokens[auth.Admin], "")
+	var list []struct{ Name, Role string }
+	r.json(t, &list)
+	if r.status != 200 || len(list) != 4 || list[0].Name != "t-uploader" || list[3].Name != "gone" {
+		t.Fatalf("admin GET /api/v1/tokens = %d %s", r.status, r.body)
+	}
+	if strings.Contains(r.body, "cm_") || strings.Contains(r.body, "hash") {
+		t.Fatalf("token list leaks secrets: %s", r.body)
+	}
+
+	t.Run("access_token query parameter, for GIS tools", func(t *testing.T) {
+		r := s.do(t, "GET", "/api/v1/me?access_token="+tokens[auth.Analyst], "", "")
+		if r.status != 200 || !strings.Contains(r.body, `"role":"analyst"`) {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		if strings.Contains(s.logs.String(), tokens[auth.Analyst]) {
+			t.Fatal("a token secret reached the log")
+		}
+	})
+
+	t.Run("other authorization schemes are not tokens", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", s.url+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Basic "+tokens[auth.Admin])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("Basic scheme: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestTokenAdministrationOverHTTP(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, testdb.Migrated(t))
+	admin, _ := auth.Create(ctx, s.pool, "root", auth.Admin, "test")
+
+	for _, c := range []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"not JSON", "name=x", 400, "body must be a JSON object"},
+		{"truncated", `{"name": "x"`, 400, "body must be a JSON object"},
+		{"unknown field", `{"name": "x", "role": "admin", "extra": 1}`, 400, `unknown field "extra"`},
+		{"bad role", `{"name": "x", "role": "superuser"}`, 422, `unknown role "superuser"`},
+		{"bad name", `{"name": "a b", "role": "analyst"}`, 422, `token name "a b" must be 1-64`},
+		{"huge body", `{"name": "` + strings.Repeat("x", 10000) + `"}`, 400, "request body too large"},
+		{"taken name", `{"name": "root", "role": "analyst"}`, 409, "already called root"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wantError(t, s.do(t, "POST", "/api/v1/tokens", admin, c.body), c.status, c.msg)
+		})
+	}
+	var n int
+	s.pool.QueryRow(ctx, "SELECT count(*) FROM tokens").Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d tokens after only bad requests, want 1", n)
+	}
+
+	r := s.do(t, "POST", "/api/v1/tokens", admin, `{"name": "bajaur-team", "role": "uploader"}`)
+	var created struct{ Name, Role, Token string }
+	r.json(t, &created)
+	if r.status != 201 || created.Name != "bajaur-team" || created.Role != "uploader" {
+		t.Fatalf("create = %d %s", r.status, r.body)
+	}
+	if r := s.do(t, "GET", "/api/v1/me", created.Token, ""); r.status != 200 || !strings.Contains(r.body, "bajaur-team") {
+		t.Fatalf("new token: %d %s", r.status, r.body)
+	}
+	var createdBy string
+	s.pool.QueryRow(ctx, "SELECT created_by FROM tokens WHERE name = 'bajaur-team'").Scan(&createdBy)
+	if createdBy != "root" {
+		t.Fatalf("created_by = %q, want the admin's token name", createdBy)
+	}
+
+	wantError(t, s.do(t, "DELETE", "/api/v1/tokens/nobody", admin, ""), 404, "no active token is called nobody")
+	wantError(t, s.do(t, "DELETE", "/api/v1/tokens/bajaur-team", created.Token, ""), 403, "uploader role may not")
+	if r := s.do(t, "DELETE", "/api/v1/tokens/bajaur-team", admin, ""); r.status != 204 {
+		t.Fatalf("revoke = %d %s", r.status, r.body)
+	}
+	wantError(t, s.do(t, "GET", "/api/v1/me", created.Token, ""), 401, "token not recognised")
+}
+
+func TestRequestIDsAndLogs(t *testing.T) {
+	s := start(t, testdb.Migrated(t))
+	req, _ := http.NewRequest("GET", s.url+"/healthz", nil)
+	req.Header.Set("X-Request-Id", "field-7.retry-2")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); got != "field-7.retry-2" {
+		t.Fatalf("X-Request-Id = %q, want the caller's", got)
+	}
+
+	req.Header.Set("X-Request-Id", "forged\" level=ERROR msg=x")
+	resp, _ = http.DefaultClient.Do(req)
+	resp.Body.Close()
+	id := resp.Header.Get("X-Request-Id")
+	if len(id) != 16 || strings.Contains(s.logs.String(), "forged") {
+		t.Fatalf("unsafe X-Request-Id was not replaced: %q", id)
+	}
+	if !strings.Contains(s.logs.String(), "request_id="+id) || !strings.Contains(s.logs.String(), "path=/healthz status=200") {
+		t.Fatalf("log lacks the request: %s", s.logs.String())
+	}
+}
+
+func TestUnknownRoutesAndIndex(t *testing.T) {
+	s := start(t, testdb.Migrated(t))
+	wantError(t, s.do(t, "GET", "/nowhere", "", ""), 404, "no such resource: /nowhere")
+	wantError(t, s.do(t, "POST", "/healthz", "", ""), 405, "POST is not allowed on /healthz")
+	r := s.do(t, "GET", "/", "", "")
+	if r.status != 200 || !strings.Contains(r.body, "OpenStreetMap contributors") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	if r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatal("security headers missing")
+	}
+}

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"clearmap/internal/auth"
+)
+
+type tokenKey struct{}
+
+// tokenFrom returns the token that authenticated the request.
+func tokenFrom(ctx context.Context) auth.Token {
+	t, _ := ctx.Value(tokenKey{}).(auth.Token)
+	return t
+}
+
+// bearer returns the token secret a request carries: in the Authorization
+// header, or for GIS tools that cannot set headers, in ?access_token=.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, secret, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return ""
+		}
+		return strings.TrimSpace(secret)
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+// authenticate lets a request through only with an active token: 401 without
+// one, 503 when the database cannot say.
+func (a *api) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Responses behind a token hold sensitive data: keep them out of
+		// shared caches.
+		w.Header().Set("Cache-Control", "no-store")
+		secret := bearer(r)
+		if secret == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="clearmap"`)
+			writeError(w, http.StatusUnauthorized, "a token is required: send Authorization: Bearer <token>")
+			return
+		}
+		tok, err := auth.Authenticate(r.Context(), a.DB, secret)
+		switch {
+		case errors.Is(err, auth.ErrInvalidToken):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="clearmap", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "token not recognised or revoked")
+			return
+		case err != nil:
+			a.unavailable(w, r, err)
+			return
+		}
+		infoFrom(r.Context()).token = tok.Name
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+	})
+}
+
+// require lets through tokens with one of the roles, and admins; others get 403.
+func require(roles ...auth.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			role := tokenFrom(r.Context()).Role
+			if role != auth.Admin && !slices.Contains(roles, role) {
+				writeError(w, http.StatusForbidden, "the "+string(role)+" role may not do this")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// unavailable answers a request the database could not serve: 503 with
+// Retry-After, so clients retry instead of giving up.
+func (a *api) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	a.Logger.WarnContext(r.Context(), "database unavailable", "request_id", infoFrom(r.Context()).id, "err", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "database unavailable; retry shortly")
+}

@@ -1,0 +1,34 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// healthz answers 200 while the process runs.
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the database answers and its schema is current, and
+// 503 otherwise, so a load balancer sends traffic only where it can be served.
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.DB.Ping(ctx); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	pending, err := a.Migrator.Pending(ctx)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if pending {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "database schema is not current: migrations are pending (run clearmap migrate)")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,85 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+type requestInfoKey struct{}
+
+// requestInfo is filled in as a request passes through the middleware, for
+// the log line written when it ends.
+type requestInfo struct {
+	id    string
+	token string // the name of the token used, if any
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	if info == nil {
+		return &requestInfo{}
+	}
+	return info
+}
+
+// validRequestID accepts a caller's X-Request-Id only if it is short and
+// plain, so it cannot forge log lines.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// logRequests gives each request an id (the caller's X-Request-Id, or a new
+// one), returns it in X-Request-Id, turns a panic into a 500, and logs one
+// line per request. It logs the path but never the query, which may carry an
+// access_token.
+func (a *api) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{id: r.Header.Get("X-Request-Id")}
+		if !validRequestID.MatchString(info.id) {
+			b := make([]byte, 8)
+			rand.Read(b)
+			info.id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", info.id)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+
+		defer func() {
+			level := slog.LevelInfo
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.Logger.ErrorContext(r.Context(), "panic", "request_id", info.id, "panic", p, "stack", string(debug.Stack()))
+				if ww.Status() == 0 {
+					writeError(ww, http.StatusInternalServerError, "internal error; request id "+info.id)
+				}
+			}
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+				level = slog.LevelDebug
+			}
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			a.Logger.LogAttrs(r.Context(), level, "request",
+				slog.String("request_id", info.id),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Int("bytes", ww.BytesWritten()),
+				slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
+				slog.String("token", info.token),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		next.ServeHTTP(ww, r)
+	})
+}
