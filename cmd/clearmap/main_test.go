@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"clearmap/internal/auth"
+	"clearmap/internal/testdb"
+)
+
+// result is what one command line did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// clearmap runs a command line against the database at dbURL, as the
+// environment variable DATABASE_URL would point it.
+func clearmap(t *testing.T, dbURL string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	getenv := func(k string) string {
+		if k == "DATABASE_URL" {
+			return dbURL
+		}
+		return ""
+	}
+	code := run(context.Background(), args, getenv, &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{nil, "usage: clearmap COMMAND"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"migrate", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"migrate", "extra"}, "want no arguments, got 1 arguments"},
+		{[]string{"token"}, "want a subcommand: create, list or revoke"},
+		{[]string{"token", "burn"}, `unknown subcommand "burn"`},
+		{[]string{"token", "create", "--name", "x"}, "--role and --name are required"},
+		{[]string{"token", "create", "--role", "root", "--name", "x"}, `unknown role "root"`},
+		{[]string{"token", "create", "--role", "admin", "--name", "two words"}, `token name "two words" must be`},
+		{[]string{"token", "revoke"}, "want the NAME of the token to revoke"},
+		{[]string{"load-districts", "a.geojson", "b.geojson"}, "want at most one districts FILE"},
+		{[]string{"load-districts", "--provinces", "p.geojson"}, "--provinces needs a districts FILE too"},
+		{[]string{"serve", "--log-format", "xml"}, "invalid value \"xml\" for flag -log-format"},
+		{[]string{"serve", "--db-max-conns", "0"}, "db-max-conns must be at least 1"},
+	} {
+		r := clearmap(t, "postgres://127.0.0.1:1/unused", c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.msg) || r.stdout != "" {
+			t.Errorf("clearmap %v = %d\nstderr %q\nwant 2 and %q", c.args, r.code, r.stderr, c.msg)
+		}
+	}
+}
+
+func TestEnvironmentConfiguresAndFlagsOverride(t *testing.T) {
+	var stderr bytes.Buffer
+	getenv := func(k string) string {
+		return map[string]string{"CLEARMAP_DB_MAX_CONNS": "lots"}[k]
+	}
+	code := run(context.Background(), []string{"migrate"}, getenv, &bytes.Buffer{}, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), `CLEARMAP_DB_MAX_CONNS="lots"`) {
+		t.Fatalf("bad environment value: %d %q", code, stderr.String())
+	}
+
+	// A bad DATABASE_URL is overridden by --database-url.
+	url := testdb.New(t)
+	r := clearmap(t, "postgres://127.0.0.1:1/wrong", "migrate", "--database-url", url)
+	if r.code != 0 || !strings.Contains(r.stdout, "applied 00001_postgis.sql") {
+		t.Fatalf("flag did not override the environment: %+v", r)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	url := testdb.New(t)
+	r := clearmap(t, url, "migrate")
+	if r.code != 0 || strings.Count(r.stdout, "applied ") != 5 {
+		t.Fatalf("first migrate: %+v", r)
+	}
+	r = clearmap(t, url, "migrate")
+	if r.code != 0 || r.stdout != "database schema is current\n" {
+		t.Fatalf("second migrate: %+v", r)
+	}
+	r = clearmap(t, "postgres://127.0.0.1:1/nothing?connect_timeout=2", "migrate")
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "clearmap migrate: database: ") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("unreachable database: %+v", r)
+	}
+}
+
+func TestCommandsRefuseAnUnmigratedDatabase(t *testing.T) {
+	url := testdb.New(t)
+	for _, args := range [][]string{{"token", "list"}, {"load-districts"}} {
+		r := clearmap(t, url, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "run `clearmap migrate` first") {
+			t.Errorf("%v on an empty database: %+v", args, r)
+		}
+	}
+}
+
+func TestTokenCommands(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.New(t)
+	clearmap(t, url, "migrate")
+	pool := testdb.Open(t, url)
+
+	r := clearmap(t, url, "token", "create", "--role", "uploader", "--name", "orakzai-team")
+	if r.code != 0 || r.stderr != "" || !regexp.MustCompile(`^cm_[A-Za-z0-9_-]{43}\n$`).MatchString(r.stdout) {
+		t.Fatalf("token create printed %+v; want the token alone on stdout", r)
+	}
+	tok, err := auth.Authenticate(ctx, pool, strings.TrimSpace(r.stdout))
+	if err != nil || tok.Name != "orakzai-team" || tok.Role != auth.Uploader || !strings.HasPrefix(tok.CreatedBy, "cli") {
+		t.Fatalf("created token = %+v, %v", tok, err)
+	}
+
+	r = clearmap(t, url, "token", "create", "--role", "analyst", "--name", "orakzai-team")
+	if r.code != 1 || !strings.Contains(r.stderr, "a token with that name already exists") {
+		t.Fatalf("duplicate name: %+v", r)
+	}
+
+	r = clearmap(t, url, "token", "list")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") ||
+		!regexp.MustCompile(`^orakzai-team\s+uploader\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+cli\S*\s+-$`).MatchString(lines[1]) {
+		t.Fatalf("token list: %+v", r)
+	}
+
+	if r := clearmap(t, url, "token", "revoke", "orakzai-team"); r.code != 0 || r.stdout != "revoked orakzai-team\n" {
+		t.Fatalf("revoke: %+v", r)
+	}
+	if r := clearmap(t, url, "token", "revoke", "orakzai-team"); r.code != 1 || r.stderr != "clearmap token: orakzai-team: no such token\n" {
+		t.Fatalf("second revoke: %+v", r)
+	}
+	if r := clearmap(t, url, "token", "list"); !regexp.MustCompile(`orakzai-team\s+uploader\s+.*\d\d:\d\d\n$`).MatchString(r.stdout) {
+		t.Fatalf("revoked token not shown as revoked: %q", r.stdout)
+	}
+}
+
+func TestLoadDistrictsCommand(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.New(t)
+	clearmap(t, url, "migrate")
+	pool := testdb.Open(t, url)
+	dir := t.TempDir()
+
+	r := clearmap(t, url, "load-districts")
+	if r.code != 0 || r.stdout != "loaded 156 districts in 7 provinces from embedded\n" {
+		t.Fatalf("embedded: %+v", r)
+	}
+
+	bad := filepath.Join(dir, "bad.geojson")
+	os.WriteFile(bad, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[71,34]},"properties":{"district_code":"X"}}]}`), 0o644)
+	r = clearmap(t, url, "load-districts", bad)
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "clearmap load-districts: 4 problems: feature 0 (X): missing property \"district_name\"") {
+		t.Fatalf("bad file: %+v", r)
+	}
+	if r := clearmap(t, url, "load-districts", filepath.Join(dir, "missing.geojson")); r.code != 1 || !strings.Contains(r.stderr, "no such file or directory") {
+		t.Fatalf("missing file: %+v", r)
+	}
+	var n int
+	pool.QueryRow(ctx, "SELECT count(*) FROM districts").Scan(&n)
+	if n != 156 {
+		t.Fatalf("%d districts after rejected loads, want 156", n)
+	}
+
+	good := filepath.Join(dir, "districts.geojson")
+	os.WriteFile(good, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature",
+		"geometry":{"type":"Polygon","coordinates":[[[70,30],[71,30],[71,31],[70,31],[70,30]]]},
+		"properties":{"district_code":"X-A-ONE","district_name":"One","province_code":"X-A","province_name":"A"}}]}`), 0o644)
+	provinces := filepath.Join(dir, "provinces.geojson")
+	os.WriteFile(provinces, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature",
+		"geometry":{"type":"Polygon","coordinates":[[[69,29],[72,29],[72,32],[69,32],[69,29]]]},
+		"properties":{"province_code":"X-A","province_name":"A","province_kind":"province"}}]}`), 0o644)
+	r = clearmap(t, url, "load-districts", good, "--provinces", provinces)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "loaded 1 districts in 1 provinces from "+good+" + "+provinces+"\nremoved PK-") {
+		t.Fatalf("replacement: %+v", r)
+	}
+	var kind string
+	pool.QueryRow(ctx, "SELECT kind FROM provinces WHERE code = 'X-A'").Scan(&kind)
+	if kind != "province" {
+		t.Fatalf("provinces file not used: kind %q", kind)
+	}
+}
+
+// syncBuffer lets a test read what a running server writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServe runs `clearmap serve` until the test stops it, and returns the
+// URL it listens on.
+func startServe(t *testing.T, dbURL string) (base string, stdout, stderr *syncBuffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	getenv := func(k string) string {
+		return map[string]string{"DATABASE_URL": dbURL, "CLEARMAP_ADDR": "127.0.0.1:0"}[k]
+	}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, getenv, stdout, stderr) }()
+	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop = func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}
+	return base, stdout, stderr, stop
+}
+
+func TestServeOnAnEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.New(t)
+
+	base, stdout, stderr, stop := startServe(t, url)
+	resp, err := http.Get(base + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	admin := regexp.MustCompile(`(?m)^    (cm_[A-Za-z0-9_-]{43})$`).FindStringSubmatch(stdout.String())
+	if admin == nil || strings.Count(stdout.String(), "cm_") != 1 {
+		t.Fatalf("first start did not print one admin token: %q", stdout.String())
+	}
+	if strings.Contains(stderr.String(), admin[1]) {
+		t.Fatal("the admin token reached the log")
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+admin[1])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("printed admin token does not work: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d after SIGTERM-like cancel: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `msg="loaded embedded boundaries" districts=156 provinces=7`) ||
+		!strings.Contains(stderr.String(), "msg=stopped") {
+		t.Fatalf("log: %s", stderr.String())
+	}
+
+	// A second start migrates nothing, loads nothing and prints no token.
+	_, stdout, stderr, stop = startServe(t, url)
+	if code := stop(); code != 0 {
+		t.Fatalf("second serve exited %d", code)
+	}
+	if stdout.String() != "" || strings.Contains(stderr.String(), "applied migration") || strings.Contains(stderr.String(), "loaded embedded") {
+		t.Fatalf("second start redid first-start work:\nstdout %q\nstderr %s", stdout.String(), stderr.String())
+	}
+	pool := testdb.Open(t, url)
+	var loads, admins int
+	pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE action = 'boundaries.load'").Scan(&loads)
+	pool.QueryRow(ctx, "SELECT count(*) FROM tokens WHERE role = 'admin'").Scan(&admins)
+	if loads != 1 || admins != 1 {
+		t.Fatalf("%d boundary loads and %d admin tokens after two starts, want 1 and 1", loads, admins)
+	}
+}
+
+func TestServeNoMigrateRefusesAStaleSchema(t *testing.T) {
+	var stderr bytes.Buffer
+	getenv := func(k string) string { return map[string]string{"DATABASE_URL": testdb.New(t)}[k] }
+	code := run(context.Background(), []string{"serve", "--no-migrate"}, getenv, &bytes.Buffer{}, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "migrations are pending and --no-migrate was given") {
+		t.Fatalf("got %d %q", code, stderr.String())
+	}
+}

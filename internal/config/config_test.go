@@ -1,0 +1,75 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":               "postgres://db.example/clearmap",
+		"CLEARMAP_ADDR":              "0.0.0.0:9000",
+		"CLEARMAP_LOG_FORMAT":        "json",
+		"CLEARMAP_LOG_LEVEL":         "debug",
+		"CLEARMAP_DB_MAX_CONNS":      "25",
+		"CLEARMAP_STATEMENT_TIMEOUT": "5s",
+		"CLEARMAP_SHUTDOWN_TIMEOUT":  "1m",
+	}
+	if len(env) != len(settings) {
+		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
+	}
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	if err := c.Register(fs, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"--addr", "127.0.0.1:1234"}); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
+		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
+		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute,
+	}
+	if c != want {
+		t.Fatalf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	if err := c.Register(fs, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	fs.Parse(nil)
+	if c.DatabaseURL != DefaultDatabaseURL || c.Addr != "127.0.0.1:8080" || c.LogFormat != "text" || c.Check() != nil {
+		t.Fatalf("defaults %+v", c)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for k, v := range map[string]string{
+		"CLEARMAP_LOG_FORMAT":        "xml",
+		"CLEARMAP_LOG_LEVEL":         "loud",
+		"CLEARMAP_DB_MAX_CONNS":      "many",
+		"CLEARMAP_STATEMENT_TIMEOUT": "30",
+	} {
+		var c Config
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		err := c.Register(fs, func(key string) string {
+			if key == k {
+				return v
+			}
+			return ""
+		})
+		if err == nil || !strings.HasPrefix(err.Error(), k+"=") {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+}
