@@ -6,6 +6,7 @@
 //	clearmap serve [flags]                 migrate, load boundaries if none, serve
 //	clearmap migrate [flags]               apply pending migrations
 //	clearmap load-districts [FILE] [--provinces FILE]
+//	clearmap import [--crop C] [--cleared-on D] [--team T] [--partial] FILE…|-
 //	clearmap token create --role R --name N
 //	clearmap token list
 //	clearmap token revoke NAME
@@ -48,6 +49,7 @@ var commands = map[string]command{
 	"migrate":        {"apply pending database migrations and exit", migrate},
 	"load-districts": {"load or replace the district boundaries: [FILE] [--provinces FILE]; embedded ones by default", loadDistricts},
 	"token":          {"manage API tokens: create --role R --name N | list | revoke NAME", token},
+	"import":         {"upload GeoJSON files (or - for standard input) as the API does, printing each receipt", importFiles},
 }
 
 // usageError marks a mistake in how clearmap was called: exit code 2.
@@ -90,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: clearmap COMMAND [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, name := range []string{"serve", "migrate", "load-districts", "token"} {
+	for _, name := range []string{"serve", "migrate", "load-districts", "import", "token"} {
 		fmt.Fprintf(w, "  %-15s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\n`clearmap COMMAND -h` lists a command's flags; each flag has an environment variable.")

@@ -15,6 +15,7 @@ import (
 	"clearmap/internal/auth"
 	"clearmap/internal/boundaries"
 	"clearmap/internal/config"
+	"clearmap/internal/ingest"
 	"clearmap/internal/store"
 )
 
@@ -63,7 +64,11 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(api.Deps{DB: pool, Migrator: migrator, Logger: logger}),
+		Handler: api.New(api.Deps{
+			DB: pool, Migrator: migrator, Logger: logger,
+			Ingest:         &ingest.Service{DB: pool},
+			MaxUploadBytes: cfg.MaxUploadBytes,
+		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

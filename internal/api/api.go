@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/auth"
+	"clearmap/internal/ingest"
 	"clearmap/internal/store"
 	"clearmap/web"
 )
@@ -20,6 +21,9 @@ type Deps struct {
 	DB       *pgxpool.Pool
 	Migrator *store.Migrator
 	Logger   *slog.Logger
+	Ingest   *ingest.Service
+	// MaxUploadBytes bounds an upload's body; larger ones get 413.
+	MaxUploadBytes int64
 }
 
 type api struct {
@@ -45,11 +49,19 @@ func New(d Deps) http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		r.Get("/me", a.me)
+		r.With(require(auth.Uploader)).Post("/uploads", a.postUpload)
+		r.Group(func(r chi.Router) {
+			r.Use(require(auth.Uploader, auth.Analyst))
+			r.Get("/uploads", a.listUploads)
+			r.Get("/uploads/{id}", a.getUpload)
+			r.Get("/uploads/{id}/raw", a.getUploadRaw)
+		})
 		r.Group(func(r chi.Router) {
 			r.Use(require(auth.Admin))
 			r.Get("/tokens", a.listTokens)
 			r.Post("/tokens", a.createToken)
 			r.Delete("/tokens/{name}", a.revokeToken)
+			r.Delete("/uploads/{id}", a.retractUpload)
 		})
 	})
 	return r

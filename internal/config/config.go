@@ -23,6 +23,7 @@ type Config struct {
 	DBMaxConns       int
 	StatementTimeout time.Duration
 	ShutdownTimeout  time.Duration
+	MaxUploadBytes   int64
 }
 
 // setting ties a flag to the environment variable that sets its default.
@@ -38,6 +39,7 @@ var settings = []setting{
 	{"db-max-conns", "CLEARMAP_DB_MAX_CONNS"},
 	{"statement-timeout", "CLEARMAP_STATEMENT_TIMEOUT"},
 	{"shutdown-timeout", "CLEARMAP_SHUTDOWN_TIMEOUT"},
+	{"max-upload-bytes", "CLEARMAP_MAX_UPLOAD_BYTES"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -57,6 +59,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error (env CLEARMAP_LOG_LEVEL)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "most database connections (env CLEARMAP_DB_MAX_CONNS)")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 30*time.Second, "longest a database statement may run (env CLEARMAP_STATEMENT_TIMEOUT)")
+	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", 64<<20, "largest upload body accepted, in bytes (env CLEARMAP_MAX_UPLOAD_BYTES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {
@@ -79,6 +82,9 @@ func (c *Config) Check() error {
 	}
 	if c.DBMaxConns < 1 {
 		problems = append(problems, "db-max-conns must be at least 1")
+	}
+	if c.MaxUploadBytes < 1 {
+		problems = append(problems, "max-upload-bytes must be at least 1")
 	}
 	if c.StatementTimeout < 0 || c.ShutdownTimeout < 0 {
 		problems = append(problems, "timeouts cannot be negative")

@@ -18,6 +18,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		"CLEARMAP_DB_MAX_CONNS":      "25",
 		"CLEARMAP_STATEMENT_TIMEOUT": "5s",
 		"CLEARMAP_SHUTDOWN_TIMEOUT":  "1m",
+		"CLEARMAP_MAX_UPLOAD_BYTES":  "1000",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -33,7 +34,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 	want := Config{
 		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
-		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute,
+		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000,
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)

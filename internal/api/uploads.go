@@ -1,0 +1,235 @@
+package api
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"clearmap/internal/auth"
+	"clearmap/internal/ingest"
+)
+
+// postUpload stores an upload (SPEC §4): 201 with a receipt, 200 with the
+// first receipt for a repeat, 422 listing every problem, 400 for a body that
+// is not GeoJSON, 413 over the size limit, 415 for other content types.
+func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	defaults, err := ingest.ParseDefaults(q.Get("crop"), q.Get("cleared_on"), q.Get("team"), ingest.Today(time.Now()))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	partial := false
+	if p := q.Get("partial"); p != "" {
+		if partial, err = strconv.ParseBool(p); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("partial=%q: want true or false", p))
+			return
+		}
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		writeError(w, http.StatusBadRequest, "Idempotency-Key is longer than 255 characters")
+		return
+	}
+
+	tok := tokenFrom(r.Context())
+	u := ingest.Upload{Defaults: defaults, Partial: partial, IdempotencyKey: key, TokenID: &tok.ID, Uploader: tok.Name}
+	body := http.MaxBytesReader(w, r.Body, a.MaxUploadBytes)
+	if status, msg := uploadBody(r, body, &u); status != 0 {
+		writeError(w, status, msg)
+		return
+	}
+
+	res, err := a.Ingest.Store(r.Context(), u)
+	var tooLarge *http.MaxBytesError
+	var readErr *ingest.ReadError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than %d bytes; split the file, or send it as newline-delimited GeoJSON in parts", a.MaxUploadBytes))
+		return
+	case errors.As(err, &readErr):
+		writeError(w, http.StatusBadRequest, "the upload was cut off before its end: "+readErr.Err.Error())
+		return
+	case errors.Is(err, ingest.ErrKeyReused):
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	case err != nil:
+		a.unavailable(w, r, err)
+		return
+	}
+	switch {
+	case res.Outcome == ingest.Created:
+		writeJSON(w, http.StatusCreated, res.Receipt)
+	case res.Outcome == ingest.Replayed:
+		writeJSON(w, http.StatusOK, res.Receipt)
+	case res.SyntaxError:
+		writeJSONAs(w, http.StatusBadRequest, "application/problem+json", res.Receipt)
+	default:
+		writeJSONAs(w, http.StatusUnprocessableEntity, "application/problem+json", res.Receipt)
+	}
+}
+
+// uploadBody sets u's body and format from the request's content type. It
+// returns a status and message when the request cannot be an upload.
+func uploadBody(r *http.Request, body io.Reader, u *ingest.Upload) (int, string) {
+	ct := r.Header.Get("Content-Type")
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if ct == "" {
+		mediaType, err = "application/geo+json", nil
+	}
+	if err != nil {
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q cannot be read: %v", ct, err)
+	}
+	u.ContentType, u.Body = mediaType, body
+	switch mediaType {
+	case "application/geo+json", "application/json":
+	case "application/geo+json-seq", "application/json-seq":
+		u.Sequence = true
+	case "application/x-ndjson", "application/ndjson", "application/jsonl":
+	case "multipart/form-data":
+		return multipartFile(multipart.NewReader(body, params["boundary"]), u)
+	default:
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not accepted: send application/geo+json, application/geo+json-seq, application/x-ndjson, or multipart/form-data with a file field", mediaType)
+	}
+	return 0, ""
+}
+
+// multipartFile finds the form's file field, as a browser sends it, and reads
+// the upload from it; the format is told by its first byte (an RFC 8142
+// record separator, or JSON).
+func multipartFile(mr *multipart.Reader, u *ingest.Upload) (int, string) {
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return http.StatusBadRequest, `the form has no "file" field`
+		}
+		if err != nil {
+			return http.StatusBadRequest, "the multipart body cannot be read: " + err.Error()
+		}
+		if part.FormName() != "file" {
+			continue
+		}
+		br := bufio.NewReader(part)
+		first, _ := br.Peek(1)
+		u.Sequence = len(first) == 1 && first[0] == 0x1e
+		u.Body = br
+		if ct := part.Header.Get("Content-Type"); ct != "" {
+			u.ContentType = ct
+		} else {
+			u.ContentType = "application/octet-stream"
+		}
+		return 0, ""
+	}
+}
+
+// uploadScope limits uploaders to their own uploads.
+func uploadScope(t auth.Token) ingest.Scope {
+	if t.Role == auth.Uploader {
+		return ingest.Scope{TokenID: &t.ID}
+	}
+	return ingest.Scope{}
+}
+
+func (a *api) listUploads(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), 50, 1, 500)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+		return
+	}
+	before, err := intParam(q.Get("before"), 0, 1, 1<<62)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+		return
+	}
+	list, err := ingest.List(r.Context(), a.DB, uploadScope(tokenFrom(r.Context())), int64(before), limit)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	page := map[string]any{"uploads": list}
+	if len(list) == limit {
+		page["next"] = fmt.Sprintf("/api/v1/uploads?before=%d&limit=%d", list[len(list)-1].ID, limit)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// intParam reads an optional integer query parameter within [min, max].
+func intParam(s string, def, min, max int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%q: want a whole number from %d to %d", s, min, max)
+	}
+	return n, nil
+}
+
+// upload finds the upload named in the path that the caller may see, or
+// answers the request itself and returns false.
+func (a *api) upload(w http.ResponseWriter, r *http.Request) (ingest.Info, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusNotFound, "no upload "+chi.URLParam(r, "id"))
+		return ingest.Info{}, false
+	}
+	info, err := ingest.Get(r.Context(), a.DB, uploadScope(tokenFrom(r.Context())), id)
+	switch {
+	case errors.Is(err, ingest.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no upload %d", id))
+		return info, false
+	case err != nil:
+		a.unavailable(w, r, err)
+		return info, false
+	}
+	return info, true
+}
+
+func (a *api) getUpload(w http.ResponseWriter, r *http.Request) {
+	if info, ok := a.upload(w, r); ok {
+		writeJSON(w, http.StatusOK, info)
+	}
+}
+
+// getUploadRaw returns the exact bytes received.
+func (a *api) getUploadRaw(w http.ResponseWriter, r *http.Request) {
+	info, ok := a.upload(w, r)
+	if !ok {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", info.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(info.SizeBytes, 10))
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="upload-%d.geojson"`, info.ID))
+	if err := ingest.WriteRaw(r.Context(), a.DB, info.ID, w); err != nil {
+		// Headers are gone; all that is left is to cut the response short.
+		a.Logger.WarnContext(r.Context(), "raw upload cut short", "upload", info.ID, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// retractUpload stops an upload's clearances from counting.
+func (a *api) retractUpload(w http.ResponseWriter, r *http.Request) {
+	info, ok := a.upload(w, r)
+	if !ok {
+		return
+	}
+	info, err := ingest.Retract(r.Context(), a.DB, info.ID, tokenFrom(r.Context()).Name)
+	switch {
+	case errors.Is(err, ingest.ErrNotRetractable):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		a.unavailable(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, info)
+	}
+}

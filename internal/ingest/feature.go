@@ -1,0 +1,372 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paulmach/orb"
+)
+
+// Pakistan keeps one time zone, UTC+5, without daylight saving. A date is
+// "in the future" only once it is past today there.
+var pakistan = time.FixedZone("PKT", 5*60*60)
+
+// Crop values, as stored.
+const (
+	Poppy    = "poppy"
+	Cannabis = "cannabis"
+)
+
+// Limits on free text (SPEC §3.1).
+const (
+	maxFieldID = 200
+	maxTeam    = 200
+	maxMethod  = 50
+	maxNotes   = 2000
+)
+
+// Defaults hold the values an upload's query string supplies to features
+// that lack them (?crop=poppy&cleared_on=2026-03-14&team=...).
+type Defaults struct {
+	Crop      string
+	ClearedOn string // YYYY-MM-DD
+	Team      string
+}
+
+// Problem is one thing wrong with, or repaired in, a feature.
+type Problem struct {
+	Index   int    `json:"index"`
+	FieldID string `json:"field_id,omitempty"`
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// clearance is a feature that passed every rule that can be checked without
+// the database.
+type clearance struct {
+	index          int
+	fieldID        *string
+	crop           string
+	clearedOn      time.Time
+	team           *string
+	method         *string
+	notes          *string
+	reportedArea   *float64
+	reportedUnit   *string
+	reportedAreaM2 *float64
+	props          json.RawMessage
+	geometry       orb.MultiPolygon
+	geomPointer    string // where the geometry is in the body, for problems found later
+}
+
+// Square metres per unit of reported area. A kanal is 1/8 acre (20 marla of
+// 272.25 sq ft); an acre is exactly 4046.8564224 m².
+var unitM2 = map[string]float64{
+	"acre":    4046.8564224,
+	"kanal":   4046.8564224 / 8,
+	"hectare": 10000,
+	"m2":      1,
+}
+
+// unitNames maps what teams write to the stored unit name.
+var unitNames = map[string]string{
+	"acre": "acre", "acres": "acre", "ac": "acre",
+	"kanal": "kanal", "kanals": "kanal",
+	"hectare": "hectare", "hectares": "hectare", "ha": "hectare",
+	"m2": "m2", "m²": "m2", "sqm": "m2", "sq m": "m2", "square metre": "m2", "square meter": "m2",
+	"square metres": "m2", "square meters": "m2",
+}
+
+// checkFeature applies the rules of SPEC §3.1 that need no database. It
+// returns the clearance, or the problems that keep it out, and warnings about
+// what was repaired. seenIDs tracks field_ids within the upload.
+func checkFeature(f *RawFeature, d Defaults, today time.Time, seenIDs map[string]int) (*clearance, []Problem, []Problem) {
+	var problems, warnings []Problem
+	add := func(list *[]Problem, pointer, msg string) {
+		*list = append(*list, Problem{Index: f.Index, Pointer: f.Pointer + pointer, Message: msg})
+	}
+	c := &clearance{index: f.Index}
+
+	geomPointer := "/geometry"
+	switch f.Type {
+	case "Feature":
+	case "Polygon", "MultiPolygon":
+		geomPointer = ""
+	case "":
+		add(&problems, "", "not a GeoJSON Feature object")
+		return nil, problems, nil
+	default:
+		add(&problems, "/type", fmt.Sprintf("a %s is not accepted: send Features with Polygon or MultiPolygon geometry", f.Type))
+		return nil, problems, nil
+	}
+
+	if bytes.Contains(f.Properties, []byte(`\u0000`)) {
+		add(&problems, "/properties", `properties contain a NUL character (\u0000), which cannot be stored`)
+		return nil, problems, nil
+	}
+	props := map[string]json.RawMessage{}
+	if len(f.Properties) > 0 && !bytes.Equal(f.Properties, []byte("null")) {
+		if err := json.Unmarshal(f.Properties, &props); err != nil {
+			add(&problems, "/properties", "properties must be a JSON object")
+			return nil, problems, nil
+		}
+		c.props = f.Properties
+	} else {
+		c.props = json.RawMessage("{}")
+	}
+	prop := func(name string) (json.RawMessage, string) { return lookup(props, name) }
+
+	// field_id first: every later problem names it.
+	if raw, key := prop("field_id"); key != "" {
+		id, ok := scalarText(raw)
+		switch {
+		case !ok:
+			add(&problems, "/properties/"+key, "field_id must be a string or a number")
+		case utf8.RuneCountInString(id) > maxFieldID:
+			add(&problems, "/properties/"+key, fmt.Sprintf("field_id is longer than %d characters", maxFieldID))
+		case id != "":
+			c.fieldID = &id
+			if first, dup := seenIDs[id]; dup {
+				add(&problems, "/properties/"+key, fmt.Sprintf("field_id %q is used by feature %d too; it must be unique within an upload", id, first))
+			} else {
+				seenIDs[id] = f.Index
+			}
+		}
+	}
+
+	// crop
+	crop, cropKey := "", "crop"
+	if raw, key := prop("crop"); key != "" {
+		cropKey = key
+		if s, ok := stringValue(raw); ok {
+			crop = strings.ToLower(strings.TrimSpace(s))
+		} else {
+			add(&problems, "/properties/"+key, "crop must be a string: poppy or cannabis")
+		}
+	} else if d.Crop != "" {
+		crop = d.Crop
+	} else {
+		add(&problems, "/properties", `crop is missing: set "crop" to poppy or cannabis, or upload with ?crop=`)
+	}
+	if crop != "" {
+		if crop != Poppy && crop != Cannabis {
+			add(&problems, "/properties/"+cropKey, fmt.Sprintf("crop %q is not poppy or cannabis", crop))
+		}
+		c.crop = crop
+	}
+
+	// cleared_on
+	if raw, key := prop("cleared_on"); key != "" {
+		date, msg := parseDate(raw)
+		if msg != "" {
+			add(&problems, "/properties/"+key, msg)
+		} else if msg = checkDate(date, today); msg != "" {
+			add(&problems, "/properties/"+key, msg)
+		}
+		c.clearedOn = date
+	} else if d.ClearedOn != "" {
+		c.clearedOn, _ = time.Parse(time.DateOnly, d.ClearedOn) // checked by ParseDefaults
+	} else {
+		add(&problems, "/properties", `cleared_on is missing: set "cleared_on" to the date (YYYY-MM-DD), or upload with ?cleared_on=`)
+	}
+
+	// free text
+	for _, t := range []struct {
+		name string
+		max  int
+		dst  **string
+		def  string
+	}{
+		{"team", maxTeam, &c.team, d.Team},
+		{"method", maxMethod, &c.method, ""},
+		{"notes", maxNotes, &c.notes, ""},
+	} {
+		raw, key := prop(t.name)
+		if key == "" {
+			if t.def != "" {
+				v := t.def
+				*t.dst = &v
+			}
+			continue
+		}
+		s, ok := scalarText(raw)
+		switch {
+		case !ok:
+			add(&problems, "/properties/"+key, t.name+" must be text")
+		case utf8.RuneCountInString(s) > t.max:
+			add(&problems, "/properties/"+key, fmt.Sprintf("%s is longer than %d characters", t.name, t.max))
+		case s != "":
+			*t.dst = &s
+		}
+	}
+
+	// reported area
+	areaRaw, areaKey := prop("reported_area")
+	unitRaw, unitKey := prop("reported_unit")
+	if areaKey != "" || unitKey != "" {
+		if msg, pointer := c.setReportedArea(areaRaw, areaKey, unitRaw, unitKey); msg != "" {
+			add(&problems, pointer, msg)
+		}
+	}
+
+	// geometry
+	mp, repairs, msg := parseGeometry(f.Geometry)
+	if msg != "" {
+		add(&problems, geomPointer, msg)
+	}
+	for _, r := range repairs {
+		add(&warnings, geomPointer, r)
+	}
+	c.geometry, c.geomPointer = mp, f.Pointer+geomPointer
+
+	if c.fieldID != nil {
+		for i := range problems {
+			problems[i].FieldID = *c.fieldID
+		}
+		for i := range warnings {
+			warnings[i].FieldID = *c.fieldID
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems, warnings
+	}
+	return c, nil, warnings
+}
+
+func (c *clearance) setReportedArea(areaRaw json.RawMessage, areaKey string, unitRaw json.RawMessage, unitKey string) (msg, pointer string) {
+	if areaKey == "" {
+		return "reported_unit is given without reported_area", "/properties/" + unitKey
+	}
+	if unitKey == "" {
+		return "reported_area is given without reported_unit (acre, kanal, hectare or m2)", "/properties/" + areaKey
+	}
+	var area float64
+	if err := json.Unmarshal(areaRaw, &area); err != nil || area < 0 || math.IsInf(area, 0) {
+		// Some tools write numbers as strings.
+		s, _ := stringValue(areaRaw)
+		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%g", &area); err != nil || area < 0 || math.IsInf(area, 0) || math.IsNaN(area) {
+			return "reported_area must be a number, zero or more", "/properties/" + areaKey
+		}
+	}
+	s, _ := stringValue(unitRaw)
+	unit := strings.ToLower(strings.TrimSpace(s))
+	switch unit {
+	case "jerib", "jarib", "jirib", "jareeb":
+		return unit + " is ambiguous (an Afghan jerib is 2,000 m², a Pakistani one 5 kanal, 2,529 m²): report in acre, kanal, hectare or m2", "/properties/" + unitKey
+	}
+	name, ok := unitNames[unit]
+	if !ok {
+		return fmt.Sprintf("reported_unit %q is not acre, kanal, hectare or m2", s), "/properties/" + unitKey
+	}
+	m2 := area * unitM2[name]
+	c.reportedArea, c.reportedUnit, c.reportedAreaM2 = &area, &name, &m2
+	return "", ""
+}
+
+// lookup finds a property by name, or, as KoboToolbox flattens groups into
+// "group/subgroup/question", by a unique key ending in "/name". It returns the
+// value and the key it was found under ("" if none).
+func lookup(props map[string]json.RawMessage, name string) (json.RawMessage, string) {
+	if v, ok := props[name]; ok && !bytes.Equal(v, []byte("null")) {
+		return v, name
+	}
+	found := ""
+	for k, v := range props {
+		if strings.HasSuffix(k, "/"+name) && !bytes.Equal(v, []byte("null")) {
+			if found != "" {
+				return nil, "" // ambiguous: two groups ask the same question
+			}
+			found = k
+		}
+	}
+	if found == "" {
+		return nil, ""
+	}
+	return props[found], found
+}
+
+func stringValue(raw json.RawMessage) (string, bool) {
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err == nil
+}
+
+// scalarText reads a string, or a number as written (ids are often numeric).
+func scalarText(raw json.RawMessage) (string, bool) {
+	if s, ok := stringValue(raw); ok {
+		return strings.TrimSpace(s), true
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n.String(), true
+	}
+	return "", false
+}
+
+// parseDate reads cleared_on: YYYY-MM-DD; an RFC 3339 timestamp, whose own
+// date is kept; or, as Esri's exports write dates, milliseconds since 1970,
+// read as a date in Pakistan.
+func parseDate(raw json.RawMessage) (time.Time, string) {
+	if s, ok := stringValue(raw); ok {
+		s = strings.TrimSpace(s)
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return t, ""
+		}
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			y, m, d := t.Date()
+			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), ""
+		}
+		return time.Time{}, fmt.Sprintf("cleared_on %q is not a date: write YYYY-MM-DD", s)
+	}
+	var ms float64
+	if err := json.Unmarshal(raw, &ms); err == nil && ms > -1e14 && ms < 1e14 {
+		y, m, d := time.UnixMilli(int64(ms)).In(pakistan).Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), ""
+	}
+	return time.Time{}, "cleared_on must be a date: write YYYY-MM-DD"
+}
+
+var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checkDate keeps dates between 2000-01-01 and today in Pakistan.
+func checkDate(date, today time.Time) string {
+	if date.Before(earliest) {
+		return fmt.Sprintf("cleared_on %s is before 2000-01-01", date.Format(time.DateOnly))
+	}
+	if date.After(today) {
+		return fmt.Sprintf("cleared_on %s is in the future (today is %s in Pakistan)", date.Format(time.DateOnly), today.Format(time.DateOnly))
+	}
+	return ""
+}
+
+// Today is the current date in Pakistan, as a UTC midnight.
+func Today(now time.Time) time.Time {
+	y, m, d := now.In(pakistan).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// ParseDefaults checks the values an upload's query supplies.
+func ParseDefaults(crop, clearedOn, team string, today time.Time) (Defaults, error) {
+	d := Defaults{Crop: strings.ToLower(strings.TrimSpace(crop)), ClearedOn: strings.TrimSpace(clearedOn), Team: strings.TrimSpace(team)}
+	if d.Crop != "" && d.Crop != Poppy && d.Crop != Cannabis {
+		return Defaults{}, fmt.Errorf("crop=%q: want poppy or cannabis", crop)
+	}
+	if d.ClearedOn != "" {
+		date, err := time.Parse(time.DateOnly, d.ClearedOn)
+		if err != nil {
+			return Defaults{}, fmt.Errorf("cleared_on=%q: want a date, YYYY-MM-DD", clearedOn)
+		}
+		if msg := checkDate(date, today); msg != "" {
+			return Defaults{}, fmt.Errorf("%s", msg)
+		}
+	}
+	if utf8.RuneCountInString(d.Team) > maxTeam {
+		return Defaults{}, fmt.Errorf("team is longer than %d characters", maxTeam)
+	}
+	return d, nil
+}

@@ -1,0 +1,101 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/paulmach/orb"
+)
+
+// parseGeometry reads a Polygon or MultiPolygon as field tools export them
+// and returns it as a MultiPolygon, with warnings for what it repaired:
+//   - a 3rd and 4th number in a position (altitude, accuracy) are dropped;
+//   - an unclosed ring is closed;
+//   - ODK's un-nested polygon (positions where rings belong) is wrapped into
+//     one ring.
+//
+// Anything else wrong is a problem: the returned string says what, in words
+// a field officer can act on. Validity (self-intersection and the like) is
+// checked later, by PostGIS.
+func parseGeometry(raw json.RawMessage) (orb.MultiPolygon, []string, string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, "geometry is missing"
+	}
+	var g struct {
+		Type        string          `json:"type"`
+		Coordinates json.RawMessage `json:"coordinates"`
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, nil, "geometry must be a GeoJSON object"
+	}
+	var warnings []string
+	var polygons [][][][]float64
+	switch g.Type {
+	case "Polygon":
+		var rings [][][]float64
+		if err := json.Unmarshal(g.Coordinates, &rings); err != nil {
+			var positions [][]float64
+			if json.Unmarshal(g.Coordinates, &positions) != nil {
+				return nil, nil, coordinatesProblem(err, "an array of rings, each an array of [longitude, latitude] positions")
+			}
+			rings = [][][]float64{positions}
+			warnings = append(warnings, "polygon coordinates were a list of positions, not of rings (as older ODK exports write them): read as one ring")
+		}
+		polygons = [][][][]float64{rings}
+	case "MultiPolygon":
+		if err := json.Unmarshal(g.Coordinates, &polygons); err != nil {
+			return nil, nil, coordinatesProblem(err, "an array of polygons, each an array of rings of [longitude, latitude] positions")
+		}
+	case "":
+		return nil, nil, `geometry has no "type"`
+	default:
+		return nil, nil, fmt.Sprintf("geometry is a %s; a cleared field must be a Polygon or MultiPolygon", g.Type)
+	}
+	if len(polygons) == 0 {
+		return nil, nil, "geometry has no coordinates"
+	}
+
+	mp := make(orb.MultiPolygon, len(polygons))
+	for pi, rings := range polygons {
+		if len(rings) == 0 {
+			return nil, nil, fmt.Sprintf("%shas no rings", polygonName(len(polygons), pi))
+		}
+		mp[pi] = make(orb.Polygon, len(rings))
+		for ri, positions := range rings {
+			name := polygonName(len(polygons), pi) + fmt.Sprintf("ring %d ", ri)
+			ring := make(orb.Ring, 0, len(positions)+1)
+			for k, pos := range positions {
+				if len(pos) < 2 || len(pos) > 4 {
+					return nil, nil, fmt.Sprintf("%sposition %d has %d numbers; want longitude, latitude and at most altitude and accuracy", name, k, len(pos))
+				}
+				ring = append(ring, orb.Point{pos[0], pos[1]})
+			}
+			if len(ring) > 0 && !ring.Closed() {
+				ring = append(ring, ring[0])
+				warnings = append(warnings, name+"was not closed: closed it by repeating its first position")
+			}
+			if len(ring) < 4 {
+				return nil, nil, fmt.Sprintf("%shas %d positions; a ring needs at least 4 (3 corners and the first repeated)", name, len(ring))
+			}
+			mp[pi][ri] = ring
+		}
+	}
+	return mp, warnings, ""
+}
+
+func polygonName(n, i int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("polygon %d ", i)
+}
+
+// coordinatesProblem explains a coordinates array that did not decode.
+func coordinatesProblem(err error, want string) string {
+	if strings.Contains(err.Error(), "number") && strings.Contains(err.Error(), "float64") {
+		// e.g. 1e400: valid JSON, but no coordinate.
+		return "coordinates hold a number out of range"
+	}
+	return "coordinates must be " + want
+}

@@ -1,0 +1,247 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb/encoding/wkb"
+)
+
+// The staging table holds the features that passed the Go-side rules while
+// PostGIS checks them; problem is set on those it rejects.
+const createStageSQL = `
+	CREATE TEMP TABLE stage (
+		idx int PRIMARY KEY, field_id text, crop text, cleared_on date,
+		team text, method text, notes text,
+		reported_area float8, reported_unit text, reported_area_m2 float8,
+		props jsonb, wkb bytea, geom_pointer text,
+		geom geometry, area_m2 float8, inside_m2 float8, problem text
+	) ON COMMIT DROP`
+
+var stageColumns = []string{"idx", "field_id", "crop", "cleared_on", "team", "method", "notes",
+	"reported_area", "reported_unit", "reported_area_m2", "props", "wkb", "geom_pointer"}
+
+func createStage(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, createStageSQL)
+	return err
+}
+
+// stager is the COPY source that decodes features one at a time, applies the
+// Go-side rules, and hands on the ones that pass.
+type stager struct {
+	dec      *Decoder
+	defaults Defaults
+	today    time.Time
+	seenIDs  map[string]int
+	features int
+	problems problemList
+	warnings problemList
+	row      []any
+	err      error
+}
+
+func (s *stager) Next() bool {
+	for {
+		f, err := s.dec.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.err = err
+			}
+			return false
+		}
+		s.features++
+		c, problems, warnings := checkFeature(f, s.defaults, s.today, s.seenIDs)
+		s.problems.add(problems...)
+		s.warnings.add(warnings...)
+		if c == nil {
+			continue
+		}
+		b, err := wkb.Marshal(c.geometry)
+		if err != nil {
+			s.err = err
+			return false
+		}
+		s.row = []any{c.index, c.fieldID, c.crop, c.clearedOn, c.team, c.method, c.notes,
+			c.reportedArea, c.reportedUnit, c.reportedAreaM2, c.props, b, c.geomPointer}
+		return true
+	}
+}
+
+func (s *stager) Values() ([]any, error) { return s.row, nil }
+func (s *stager) Err() error             { return s.err }
+
+// crsCode reads an EPSG code from the names a legacy crs member uses:
+// "EPSG:32642", "urn:ogc:def:crs:EPSG::32642", ".../EPSG/0/32642".
+var crsCode = regexp.MustCompile(`(?i)EPSG(?::+|/0/)(\d{4,6})$`)
+
+// crsSRID returns the SRID a legacy crs member names, checked against
+// PostGIS's spatial_ref_sys; 4326 without one. msg explains a crs that cannot
+// be honoured.
+func crsSRID(ctx context.Context, tx pgx.Tx, raw json.RawMessage) (srid int, msg string, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 4326, "", nil
+	}
+	var crs struct {
+		Type       string `json:"type"`
+		Properties struct {
+			Name string `json:"name"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(raw, &crs) != nil || crs.Type != "name" {
+		return 0, `the crs member is not understood: give {"type": "name", "properties": {"name": "EPSG:32642"}}, or leave it out for WGS84 longitude/latitude`, nil
+	}
+	name := crs.Properties.Name
+	switch name {
+	case "urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "CRS84":
+		return 4326, "", nil
+	}
+	m := crsCode.FindStringSubmatch(name)
+	if m == nil {
+		return 0, fmt.Sprintf("crs %q is not an EPSG code: clearmap accepts EPSG codes (e.g. EPSG:32642) or WGS84 longitude/latitude with no crs", name), nil
+	}
+	srid, _ = strconv.Atoi(m[1])
+	var known bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM spatial_ref_sys WHERE srid = $1)", srid).Scan(&known); err != nil {
+		return 0, "", err
+	}
+	if !known {
+		return 0, fmt.Sprintf("crs %q: EPSG:%d is not a coordinate system PostGIS knows", name, srid), nil
+	}
+	return srid, "", nil
+}
+
+// checkStaged runs the PostGIS rules over the staged features, adding each
+// rejection to problems and marking it in the stage.
+func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *problemList) error {
+	if _, err := tx.Exec(ctx, `UPDATE stage SET wkb = NULL, geom = CASE WHEN $1 = 4326
+		THEN ST_GeomFromWKB(wkb, 4326) ELSE ST_Transform(ST_GeomFromWKB(wkb, $1::int), 4326) END`, srid); err != nil {
+		return err
+	}
+
+	// Validity first: nothing else may touch an invalid geometry (GEOS
+	// would fail the whole statement).
+	rows, err := tx.Query(ctx, `
+		UPDATE stage s SET problem = v.reason FROM (
+			SELECT idx, (ST_IsValidDetail(geom)).* FROM stage) v
+		WHERE v.idx = s.idx AND NOT v.valid
+		RETURNING s.idx, coalesce(s.field_id, ''), s.geom_pointer, v.reason,
+		          coalesce(ST_X(v.location), ST_X(ST_StartPoint(ST_ExteriorRing(ST_GeometryN(s.geom, 1))))),
+		          coalesce(ST_Y(v.location), ST_Y(ST_StartPoint(ST_ExteriorRing(ST_GeometryN(s.geom, 1)))))`)
+	if err != nil {
+		return err
+	}
+	err = forEach(rows, func(idx int, fieldID, pointer string, reason string, x, y float64) {
+		problems.add(Problem{idx, fieldID, pointer, fmt.Sprintf("%s near %.5f %.5f", plainReason(reason), x, y)})
+	})
+	if err != nil {
+		return err
+	}
+
+	// Then fields that touch no district.
+	rows, err = tx.Query(ctx, `
+		UPDATE stage s SET problem = 'outside' WHERE problem IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM districts d WHERE ST_Intersects(d.geom, s.geom))
+		RETURNING idx, coalesce(field_id, ''), geom_pointer,
+		  CASE WHEN ST_Intersects(ST_FlipCoordinates(geom), ST_MakeEnvelope(60.9, 23.6, 77.8, 37.1, 4326)) THEN 'swapped'
+		       WHEN ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90 OR ST_YMax(geom) > 90 THEN 'projected'
+		       ELSE 'outside' END,
+		  ST_X(ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1)), ST_Y(ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1))`)
+	if err != nil {
+		return err
+	}
+	err = forEach(rows, func(idx int, fieldID, pointer string, kind string, x, y float64) {
+		var msg string
+		switch kind {
+		case "swapped":
+			msg = fmt.Sprintf("coordinates look like lat,lon (first position %.5f %.5f): GeoJSON is lon,lat — swap them", x, y)
+		case "projected":
+			msg = fmt.Sprintf("coordinates are not longitude/latitude (first position %.1f %.1f): GeoJSON is WGS84 lon,lat; a projected file needs its crs member", x, y)
+		default:
+			msg = fmt.Sprintf("the field lies outside every district of Pakistan (first position %.5f %.5f)", x, y)
+		}
+		problems.add(Problem{idx, fieldID, pointer, msg})
+	})
+	if err != nil {
+		return err
+	}
+
+	// Then area: geodesic, and the part inside districts. Most fields lie
+	// within one district, which spares the intersection.
+	rows, err = tx.Query(ctx, `
+		WITH measured AS (
+			SELECT idx, ST_Area(geom::geography) AS area,
+			       CASE WHEN EXISTS (SELECT 1 FROM districts d WHERE ST_Within(s.geom, d.geom))
+			            THEN ST_Area(geom::geography)
+			            ELSE (SELECT sum(ST_Area(ST_Intersection(s.geom, d.geom)::geography))
+			                  FROM districts d WHERE ST_Intersects(d.geom, s.geom)) END AS inside
+			FROM stage s WHERE problem IS NULL)
+		UPDATE stage s SET area_m2 = m.area, inside_m2 = m.inside,
+		       problem = CASE WHEN m.area > $1 THEN 'too large' END
+		FROM measured m WHERE m.idx = s.idx
+		  AND (m.area > $1 OR m.area < $2 OR m.inside < m.area * 0.999)
+		RETURNING s.idx, coalesce(s.field_id, ''), s.geom_pointer, s.problem IS NOT NULL, m.area, m.inside`,
+		maxFieldAcres*acreM2, tinyFieldAcres*acreM2)
+	if err != nil {
+		return err
+	}
+	return forEach(rows, func(idx int, fieldID, pointer string, tooLarge bool, area, inside float64) {
+		acres := area / acreM2
+		switch {
+		case tooLarge:
+			problems.add(Problem{idx, fieldID, pointer, fmt.Sprintf("the field is %.0f acres; more than %d acres is implausible for one field", acres, maxFieldAcres)})
+		case acres < tinyFieldAcres:
+			warnings.add(Problem{idx, fieldID, pointer, fmt.Sprintf("the field is only %.4f acres (%.1f m²): is it complete?", acres, area)})
+		default:
+			warnings.add(Problem{idx, fieldID, pointer, fmt.Sprintf("%.2f of the field's %.2f acres lie outside every district and are not counted", (area-inside)/acreM2, acres)})
+		}
+	})
+	// area_m2 and inside_m2 are still unset on the rows the WHERE above
+	// skipped; storeClearances computes them there.
+}
+
+// forEach scans rows of (index, field_id, pointer, T, float64, float64):
+// a feature, what is wrong with it, and two numbers saying where or how much.
+func forEach[T any](rows pgx.Rows, fn func(int, string, string, T, float64, float64)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var idx int
+		var fieldID, pointer string
+		var v T
+		var a, b float64
+		if err := rows.Scan(&idx, &fieldID, &pointer, &v, &a, &b); err != nil {
+			return err
+		}
+		fn(idx, fieldID, pointer, v, a, b)
+	}
+	return rows.Err()
+}
+
+// plainReason words PostGIS's validity reasons for people in the field.
+func plainReason(reason string) string {
+	switch reason {
+	case "Self-intersection":
+		return "the outline crosses itself"
+	case "Ring Self-intersection":
+		return "a ring touches itself"
+	case "Hole lies outside shell":
+		return "a hole lies outside its polygon"
+	case "Nested holes":
+		return "a hole lies inside another hole"
+	case "Interior is disconnected":
+		return "holes cut the polygon in two"
+	case "Nested shells":
+		return "one polygon lies inside another of the same MultiPolygon"
+	case "Duplicate Rings":
+		return "a ring is repeated"
+	case "Too few points":
+		return "a ring has too few distinct positions"
+	}
+	return "invalid geometry (" + reason + ")"
+}

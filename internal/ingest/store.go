@@ -1,0 +1,104 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// storeClearances moves the staged features that passed every rule into
+// clearances, flags near-duplicates, and returns the receipt's figures.
+func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *problemList) (Receipt, error) {
+	var r Receipt
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO clearances (upload_id, feature_index, field_id, crop, cleared_on, team, method, notes,
+			reported_area, reported_unit, reported_area_m2, props, area_m2, geom, geom_3857)
+		SELECT $1, idx, field_id, crop, cleared_on, team, method, notes,
+			reported_area, reported_unit, reported_area_m2, props,
+			coalesce(area_m2, ST_Area(geom::geography)), ST_Multi(geom), ST_Transform(ST_Multi(geom), 3857)
+		FROM stage WHERE problem IS NULL ORDER BY idx`, uploadID)
+	if err != nil {
+		return r, err
+	}
+	r.Features = int(tag.RowsAffected())
+
+	// A near-duplicate overlaps an earlier clearance of the same crop by at
+	// least 90% of each one's area. Planar area in degrees serves for the
+	// ratio: within one field the scale is the same everywhere.
+	rows, err := tx.Query(ctx, `
+		WITH dup AS (
+			SELECT c.id, c.feature_index, c.field_id, o.id AS of, o.upload_id AS of_upload, o.field_id AS of_field
+			FROM clearances c CROSS JOIN LATERAL (
+				SELECT o.id, o.upload_id, o.field_id FROM clearances o
+				WHERE o.geom && c.geom AND o.id < c.id AND o.crop = c.crop AND NOT o.retracted
+				  AND ST_Area(ST_Intersection(o.geom, c.geom)) >= $2 * greatest(ST_Area(o.geom), ST_Area(c.geom))
+				ORDER BY o.id LIMIT 1) o
+			WHERE c.upload_id = $1)
+		UPDATE clearances c SET duplicate_of = dup.of FROM dup WHERE c.id = dup.id
+		RETURNING dup.feature_index, coalesce(dup.field_id, ''), dup.of, dup.of_upload, coalesce(dup.of_field, '')`,
+		uploadID, duplicateOverlap)
+	if err != nil {
+		return r, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int
+		var fieldID, ofField string
+		var of, ofUpload int64
+		if err := rows.Scan(&idx, &fieldID, &of, &ofUpload, &ofField); err != nil {
+			return r, err
+		}
+		first := fmt.Sprintf("clearance %d of upload %d", of, ofUpload)
+		if ofField != "" {
+			first += fmt.Sprintf(" (field_id %q)", ofField)
+		}
+		warnings.add(Problem{Index: idx, FieldID: fieldID, Pointer: "",
+			Message: "overlaps " + first + " by 90% or more: stored as a near-duplicate of it, and counted once"})
+	}
+	if err := rows.Err(); err != nil {
+		return r, err
+	}
+
+	r.Districts, err = districtAcres(ctx, tx, uploadID)
+	if err != nil {
+		return r, err
+	}
+	for _, d := range r.Districts {
+		r.Acres += d.Acres
+	}
+	r.Acres = round4(r.Acres)
+	r.Hectares = round4(r.Acres * acreM2 / 10000)
+	return r, nil
+}
+
+// districtAcres is the union rule of SPEC §3.3 applied to one upload: per
+// district, the area of the union of its fields' parts inside the district.
+func districtAcres(ctx context.Context, tx pgx.Tx, uploadID int64) ([]DistrictAcres, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT code, name, m2 / $2 FROM (
+			SELECT code, name, ST_Area(ST_Union(piece)::geography) AS m2 FROM (
+				SELECT d.code, d.name,
+				       CASE WHEN ST_Within(c.geom, d.geom) THEN c.geom
+				            ELSE ST_CollectionExtract(ST_Intersection(c.geom, d.geom), 3) END AS piece
+				FROM clearances c JOIN districts d ON ST_Intersects(c.geom, d.geom)
+				WHERE c.upload_id = $1) pieces
+			GROUP BY code, name) per_district
+		WHERE m2 > 0 ORDER BY code`, uploadID, acreM2)
+	if err != nil {
+		return nil, err
+	}
+	districts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DistrictAcres, error) {
+		var d DistrictAcres
+		err := row.Scan(&d.Code, &d.Name, &d.Acres)
+		d.Acres = round4(d.Acres)
+		return d, err
+	})
+	if districts == nil {
+		districts = []DistrictAcres{}
+	}
+	return districts, err
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
