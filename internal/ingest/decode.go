@@ -211,7 +211,7 @@ func (d *Decoder) syntax(err error) error {
 		return &SyntaxError{se.Offset, se.Error()}
 	}
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		return &SyntaxError{d.dec.InputOffset(), "the body ends in the middle of a JSON value (truncated upload?)"}
+		return &SyntaxError{d.dec.InputOffset(), "the body ends inside the JSON value that starts here (truncated upload?)"}
 	}
 	return &SyntaxError{d.dec.InputOffset(), err.Error()}
 }

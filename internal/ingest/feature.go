@@ -308,14 +308,16 @@ func scalarText(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
-// parseDate reads cleared_on: YYYY-MM-DD; an RFC 3339 timestamp, whose own
-// date is kept; or, as Esri's exports write dates, milliseconds since 1970,
-// read as a date in Pakistan.
+// parseDate reads cleared_on: YYYY-MM-DD (or YYYY/MM/DD, as GDAL writes date
+// fields); an RFC 3339 timestamp, whose own date is kept; or, as Esri's
+// exports write dates, milliseconds since 1970, read as a date in Pakistan.
 func parseDate(raw json.RawMessage) (time.Time, string) {
 	if s, ok := stringValue(raw); ok {
 		s = strings.TrimSpace(s)
-		if t, err := time.Parse(time.DateOnly, s); err == nil {
-			return t, ""
+		for _, layout := range []string{time.DateOnly, "2006/01/02"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t, ""
+			}
 		}
 		if t, err := time.Parse(time.RFC3339, s); err == nil {
 			y, m, d := t.Date()

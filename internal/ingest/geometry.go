@@ -71,7 +71,7 @@ func parseGeometry(raw json.RawMessage) (orb.MultiPolygon, []string, string) {
 				}
 				ring = append(ring, orb.Point{pos[0], pos[1]})
 			}
-			if len(ring) > 0 && !ring.Closed() {
+			if len(ring) > 0 && ring[0] != ring[len(ring)-1] {
 				ring = append(ring, ring[0])
 				warnings = append(warnings, name+"was not closed: closed it by repeating its first position")
 			}

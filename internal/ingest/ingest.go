@@ -277,7 +277,9 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 		return Result{}, err
 	}
 	if _, err := sp.CopyFrom(ctx, pgx.Identifier{"stage"}, stageColumns, st); err != nil {
-		if errors.As(err, &syntax) {
+		// pgx reports a failing source as the server's "COPY failed"; the
+		// source still holds the reason.
+		if errors.As(st.err, &syntax) {
 			return rejected(syntax.Error(), nil, true), nil
 		}
 		return Result{}, err
