@@ -34,3 +34,4 @@ lint:
 ## fuzz: run each fuzz target briefly (FUZZTIME each).
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseDistricts$$' -fuzztime=$(FUZZTIME) ./internal/boundaries
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAndCheck$$' -fuzztime=$(FUZZTIME) ./internal/ingest

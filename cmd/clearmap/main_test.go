@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -306,5 +307,72 @@ func TestServeNoMigrateRefusesAStaleSchema(t *testing.T) {
 	code := run(context.Background(), []string{"serve", "--no-migrate"}, getenv, &bytes.Buffer{}, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "migrations are pending and --no-migrate was given") {
 		t.Fatalf("got %d %q", code, stderr.String())
+	}
+}
+
+func TestImportCommand(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.New(t)
+	clearmap(t, url, "migrate")
+	clearmap(t, url, "load-districts")
+	pool := testdb.Open(t, url)
+
+	r := clearmap(t, url, "import", "../../geodata/sample-clearances.geojson")
+	var receipt struct {
+		ID        int64
+		Status    string
+		Features  int
+		Acres     float64
+		Districts []struct{ Code string }
+		Warnings  []any
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &receipt); err != nil || r.code != 0 {
+		t.Fatalf("import: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if receipt.Status != "accepted" || receipt.Features != 300 || len(receipt.Districts) != 9 || len(receipt.Warnings) != 0 || receipt.Acres < 300*0.2 {
+		t.Fatalf("sample receipt: %+v", receipt)
+	}
+	var uploader string
+	pool.QueryRow(ctx, "SELECT uploader FROM uploads WHERE id = $1", receipt.ID).Scan(&uploader)
+	if !strings.HasPrefix(uploader, "cli") {
+		t.Fatalf("uploader %q", uploader)
+	}
+
+	// Again: the same receipt, nothing new stored.
+	if again := clearmap(t, url, "import", "../../geodata/sample-clearances.geojson"); again.code != 0 || again.stdout != r.stdout {
+		t.Fatalf("re-import: %+v", again)
+	}
+
+	// A bare geometry with its values from flags; and a rejected file.
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "gps.geojson")
+	os.WriteFile(bare, []byte(`{"type":"Polygon","coordinates":[[[71.1,34.05],[71.101,34.05],[71.101,34.051],[71.1,34.051],[71.1,34.05]]]}`), 0o644)
+	bad := filepath.Join(dir, "bad.geojson")
+	os.WriteFile(bad, []byte(`{"type":"Polygon","coordinates":[[[71.1,34.05],[71.101,34.05],[71.101,34.051],[71.1,34.051],[71.1,34.05]]]}`), 0o644)
+	r = clearmap(t, url, "import", "--crop", "cannabis", "--cleared-on", "2026-04-02", bare)
+	if r.code != 0 || !strings.Contains(r.stdout, `"status": "accepted"`) {
+		t.Fatalf("bare geometry: %+v", r)
+	}
+	r = clearmap(t, url, "import", bad)
+	if r.code != 1 || !strings.Contains(r.stdout, `"status": "rejected"`) || r.stderr != "clearmap import: rejected: "+bad+": 1 of 1 features have problems; nothing was stored. Fix them and upload again, or store the valid ones with a partial upload (?partial=true, or import --partial)\n" {
+		t.Fatalf("rejected file: %+v", r)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"import"}, 2, "want one or more FILEs, or - for standard input"},
+		{[]string{"import", "--crop", "hemp", bare}, 2, `crop="hemp": want poppy or cannabis`},
+		{[]string{"import", filepath.Join(dir, "missing.geojson")}, 1, "no such file or directory"},
+	} {
+		if r := clearmap(t, url, c.args...); r.code != c.code || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%v: %+v", c.args, r)
+		}
+	}
+	var clearances int
+	pool.QueryRow(ctx, "SELECT count(*) FROM clearances WHERE NOT retracted").Scan(&clearances)
+	if clearances != 301 {
+		t.Fatalf("%d clearances, want 301", clearances)
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"clearmap/internal/api"
 	"clearmap/internal/auth"
+	"clearmap/internal/boundaries"
+	"clearmap/internal/ingest"
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
 )
@@ -35,9 +37,23 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 	t.Cleanup(func() { m.Close() })
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(api.New(api.Deps{DB: pool, Migrator: m, Logger: logger}))
+	srv := httptest.NewServer(api.New(api.Deps{
+		DB: pool, Migrator: m, Logger: logger,
+		Ingest:         &ingest.Service{DB: pool},
+		MaxUploadBytes: 64 << 10,
+	}))
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs}
+}
+
+// migratedWithBoundaries is a migrated database with the shipped boundaries.
+func migratedWithBoundaries(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool := testdb.Migrated(t)
+	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }
 
 type response struct {
@@ -56,12 +72,24 @@ func (r response) json(t *testing.T, v any) {
 
 func (s *service) do(t *testing.T, method, path, token, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	return s.send(t, method, path, token, []byte(body))
+}
+
+// send makes a request with a token (if not empty) and headers given as
+// name, value pairs (empty values are left out).
+func (s *service) send(t *testing.T, method, path, token string, body []byte, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] != "" {
+			req.Header.Set(header[i], header[i+1])
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

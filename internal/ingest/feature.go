@@ -140,24 +140,21 @@ func checkFeature(f *RawFeature, d Defaults, today time.Time, seenIDs map[string
 	}
 
 	// crop
-	crop, cropKey := "", "crop"
 	if raw, key := prop("crop"); key != "" {
-		cropKey = key
-		if s, ok := stringValue(raw); ok {
-			crop = strings.ToLower(strings.TrimSpace(s))
-		} else {
+		s, ok := stringValue(raw)
+		crop := strings.ToLower(strings.TrimSpace(s))
+		switch {
+		case !ok:
 			add(&problems, "/properties/"+key, "crop must be a string: poppy or cannabis")
+		case crop == Poppy || crop == Cannabis:
+			c.crop = crop
+		default:
+			add(&problems, "/properties/"+key, fmt.Sprintf("crop %q is not poppy or cannabis", strings.TrimSpace(s)))
 		}
 	} else if d.Crop != "" {
-		crop = d.Crop
+		c.crop = d.Crop
 	} else {
 		add(&problems, "/properties", `crop is missing: set "crop" to poppy or cannabis, or upload with ?crop=`)
-	}
-	if crop != "" {
-		if crop != Poppy && crop != Cannabis {
-			add(&problems, "/properties/"+cropKey, fmt.Sprintf("crop %q is not poppy or cannabis", crop))
-		}
-		c.crop = crop
 	}
 
 	// cleared_on

@@ -305,8 +305,9 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 	if err := sp.QueryRow(ctx, "SELECT count(*) FROM stage WHERE problem IS NULL").Scan(&valid); err != nil {
 		return Result{}, err
 	}
-	if valid == 0 || (st.problems.total > 0 && !u.Partial) {
-		msg := fmt.Sprintf("%d of %d features have problems; nothing was stored. Fix them and upload again (or use ?partial=true to store the valid ones)", st.problems.total, st.features)
+	bad := st.features - valid // rejected in Go, or in PostGIS after staging
+	if valid == 0 || (bad > 0 && !u.Partial) {
+		msg := fmt.Sprintf("%d of %d features have problems; nothing was stored. Fix them and upload again, or store the valid ones with a partial upload (?partial=true, or import --partial)", bad, st.features)
 		if valid == 0 && u.Partial {
 			msg = fmt.Sprintf("none of the %d features can be stored", st.features)
 		}

@@ -85,14 +85,14 @@ func near(got, want, rel float64) bool { return math.Abs(got-want) <= math.Abs(w
 // Reference areas in m², from GeographicLib 2.2 (Geodesic.WGS84.Polygon),
 // not from PostGIS.
 const (
-	khy0001 = 40965.990983605385  // 0.002° square at 71.100 E 34.050 N
-	khy0002 = 122967.64882779121  // 0.004° square at 71.200 34.000 less a 0.002° hole
-	khy0101 = 10235.62451773882   // 0.001° square at 71.100 34.100
-	khyK17  = 40989.68995440006   // 0.002° square at 71.300 34.000
-	qf3     = 40961.24742090702   // 0.002° square at 71.120 34.060
-	s12344  = 40942.260610342026  // 0.002° square at 71.120 34.100
-	seqEach = 10259.307457387447  // 0.001° squares at 71.400 and 71.410 33.900
-	union   = 61484.534932136536  // 0.003°×0.002° rectangle at 71.300 34.000
+	khy0001 = 40965.990983605385 // 0.002° square at 71.100 E 34.050 N
+	khy0002 = 122967.64882779121 // 0.004° square at 71.200 34.000 less a 0.002° hole
+	khy0101 = 10235.62451773882  // 0.001° square at 71.100 34.100
+	khyK17  = 40989.68995440006  // 0.002° square at 71.300 34.000
+	qf3     = 40961.24742090702  // 0.002° square at 71.120 34.060
+	s12344  = 40942.260610342026 // 0.002° square at 71.120 34.100
+	seqEach = 10259.307457387447 // 0.001° squares at 71.400 and 71.410 33.900
+	union   = 61484.534932136536 // 0.003°×0.002° rectangle at 71.300 34.000
 )
 
 func TestFieldToolExports(t *testing.T) {
@@ -223,7 +223,7 @@ func TestOneBadFeatureRejectsTheUploadButKeepsItsBytes(t *testing.T) {
 		r.Problems[0].Pointer != "/features/500/geometry" || r.Problems[0].Message != "the outline crosses itself near 71.14050 34.02450" {
 		t.Fatalf("problems %+v", r.Problems)
 	}
-	if r.Error != "1 of 1000 features have problems; nothing was stored. Fix them and upload again (or use ?partial=true to store the valid ones)" {
+	if r.Error != "1 of 1000 features have problems; nothing was stored. Fix them and upload again, or store the valid ones with a partial upload (?partial=true, or import --partial)" {
 		t.Fatalf("error %q", r.Error)
 	}
 	if n := f.count(t, "SELECT count(*) FROM clearances"); n != 0 {

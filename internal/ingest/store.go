@@ -34,7 +34,9 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *p
 				SELECT o.id, o.upload_id, o.field_id FROM clearances o
 				WHERE o.geom && c.geom AND o.id < c.id AND o.crop = c.crop AND NOT o.retracted
 				  AND ST_Area(ST_Intersection(o.geom, c.geom)) >= $2 * greatest(ST_Area(o.geom), ST_Area(c.geom))
-				ORDER BY o.id LIMIT 1) o
+				-- "+ 0" keeps the planner from walking the primary key in id
+				-- order (testing each row) instead of using the GIST index.
+				ORDER BY o.id + 0 LIMIT 1) o
 			WHERE c.upload_id = $1)
 		UPDATE clearances c SET duplicate_of = dup.of FROM dup WHERE c.id = dup.id
 		RETURNING dup.feature_index, coalesce(dup.field_id, ''), dup.of, dup.of_upload, coalesce(dup.of_field, '')`,
