@@ -12,6 +12,7 @@ import (
 	"github.com/paulmach/orb/encoding/wkb"
 
 	"clearmap/geodata"
+	"clearmap/internal/acreage"
 	"clearmap/internal/audit"
 )
 
@@ -117,6 +118,10 @@ func Load(ctx context.Context, db *pgxpool.Pool, set Set, actor string) (Result,
 		var err error
 		result, err = replace(ctx, tx)
 		if err != nil {
+			return err
+		}
+		// Every figure depends on where the district lines run.
+		if err := acreage.Rebuild(ctx, tx); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, actor, "boundaries.load", set.Source, map[string]any{

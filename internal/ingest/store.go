@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"github.com/jackc/pgx/v5"
+
+	"clearmap/internal/acreage"
 )
 
 // storeClearances moves the staged features that passed every rule into
@@ -63,44 +65,21 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *p
 		return r, err
 	}
 
-	r.Districts, err = districtAcres(ctx, tx, uploadID)
+	if err := acreage.AddUpload(ctx, tx, uploadID); err != nil {
+		return r, err
+	}
+	areas, err := acreage.UploadAreas(ctx, tx, uploadID)
 	if err != nil {
 		return r, err
 	}
-	for _, d := range r.Districts {
-		r.Acres += d.Acres
+	r.Districts = make([]DistrictAcres, len(areas))
+	for i, a := range areas {
+		r.Districts[i] = DistrictAcres{Code: a.Code, Name: a.Name, Acres: round4(a.M2 / acreM2)}
+		r.Acres += a.M2 / acreM2
 	}
 	r.Acres = round4(r.Acres)
 	r.Hectares = round4(r.Acres * acreM2 / 10000)
 	return r, nil
-}
-
-// districtAcres is the union rule of SPEC §3.3 applied to one upload: per
-// district, the area of the union of its fields' parts inside the district.
-func districtAcres(ctx context.Context, tx pgx.Tx, uploadID int64) ([]DistrictAcres, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT code, name, m2 / $2 FROM (
-			SELECT code, name, ST_Area(ST_Union(piece)::geography) AS m2 FROM (
-				SELECT d.code, d.name,
-				       CASE WHEN ST_Within(c.geom, d.geom) THEN c.geom
-				            ELSE ST_CollectionExtract(ST_Intersection(c.geom, d.geom), 3) END AS piece
-				FROM clearances c JOIN districts d ON ST_Intersects(c.geom, d.geom)
-				WHERE c.upload_id = $1) pieces
-			GROUP BY code, name) per_district
-		WHERE m2 > 0 ORDER BY code`, uploadID, acreM2)
-	if err != nil {
-		return nil, err
-	}
-	districts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DistrictAcres, error) {
-		var d DistrictAcres
-		err := row.Scan(&d.Code, &d.Name, &d.Acres)
-		d.Acres = round4(d.Acres)
-		return d, err
-	})
-	if districts == nil {
-		districts = []DistrictAcres{}
-	}
-	return districts, err
 }
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

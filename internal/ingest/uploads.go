@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"clearmap/internal/acreage"
 	"clearmap/internal/audit"
 )
 
@@ -120,6 +121,9 @@ func Retract(ctx context.Context, db *pgxpool.Pool, id int64, actor string) (Inf
 		}
 		if _, err := tx.Exec(ctx, `UPDATE uploads SET status = 'retracted', retracted_at = now(), retracted_by = $2
 			WHERE id = $1`, id, actor); err != nil {
+			return err
+		}
+		if err := acreage.RemoveUpload(ctx, tx, id); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, "UPDATE clearances SET retracted = true WHERE upload_id = $1", id)

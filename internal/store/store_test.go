@@ -28,7 +28,7 @@ func TestMigrationsApplyFromEmptyAndReapplyAsNoOp(t *testing.T) {
 	}
 	want := []string{
 		"00001_postgis.sql", "00002_boundaries.sql", "00003_auth.sql",
-		"00004_uploads.sql", "00005_reported_figures.sql", "00006_upload_params.sql",
+		"00004_uploads.sql", "00005_reported_figures.sql", "00006_upload_params.sql", "00007_acreage.sql",
 	}
 	if !slices.Equal(applied, want) {
 		t.Fatalf("applied %v, want %v", applied, want)
@@ -55,7 +55,8 @@ func TestMigrationsApplyFromEmptyAndReapplyAsNoOp(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	wantTables := []string{"audit_log", "clearances", "districts", "goose_db_version",
+	wantTables := []string{"acreage_daily", "audit_log", "clearance_parts", "clearances",
+		"district_totals", "districts", "goose_db_version", "overlap_groups",
 		"provinces", "reported_figures", "sessions", "spatial_ref_sys", "tokens",
 		"upload_chunks", "uploads"}
 	if !slices.Equal(tables, wantTables) {

@@ -1,0 +1,403 @@
+// Package acreage keeps cleared acreage per district and province current,
+// and answers the figures analysts read (SPEC §3.3, §3.4).
+//
+// Figures follow the union rule: a district's net area for a crop and date
+// range is the area of the union of those fields' parts inside it. Rather
+// than union every field per request, the store keeps each field's parts per
+// district and gathers overlapping parts into overlap groups (see
+// migrations/00007_acreage.sql): net area is then a sum over parts and groups,
+// exact and cheap. An upload or retraction changes only the districts, days
+// and groups its fields touch.
+package acreage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Locks. Maintenance of one district must not interleave with another
+// upload's, or two overlapping fields could each miss the other and count
+// twice. Uploads lock the districts they touch (in code order, so two uploads
+// never wait on each other in a cycle) while sharing the global lock; a
+// rebuild takes the global lock alone.
+const globalLock = "clearmap.acreage"
+
+// insertParts cuts clearances into their parts inside districts. Most fields
+// lie within one district and skip the intersection.
+const insertParts = `
+	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, first_part, area_m2, geom)
+	SELECT id, code, crop, cleared_on,
+	       row_number() OVER (PARTITION BY id ORDER BY code) = 1, ST_Area(piece::geography), piece
+	FROM (
+		SELECT c.id, d.code, c.crop, c.cleared_on,
+		       CASE WHEN ST_Within(c.geom, d.geom) THEN c.geom
+		            ELSE ST_Multi(ST_CollectionExtract(ST_Intersection(c.geom, d.geom), 3)) END AS piece
+		FROM clearances c JOIN districts d ON ST_Intersects(c.geom, d.geom)
+		WHERE NOT c.retracted AND %s) cut
+	WHERE ST_Area(piece) > 0`
+
+// AddUpload brings the figures up to date with an upload's new clearances.
+// It runs in the upload's transaction, after the clearances are inserted.
+func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "c.upload_id = $1"), uploadID); err != nil {
+		return err
+	}
+	if err := lockDistricts(ctx, tx, `SELECT DISTINCT p.district_code FROM clearance_parts p
+		JOIN clearances c ON c.id = p.clearance_id WHERE c.upload_id = $1`, uploadID); err != nil {
+		return err
+	}
+	// Overlaps of the new parts with any others, new or old: interiors must
+	// meet (fields that only share an edge add up without a union).
+	rows, err := tx.Query(ctx, `
+		SELECT n.clearance_id, n.district_code, o.clearance_id, o.group_id
+		FROM clearance_parts n
+		JOIN clearances c ON c.id = n.clearance_id
+		JOIN clearance_parts o ON o.district_code = n.district_code AND o.geom && n.geom
+		     AND o.clearance_id <> n.clearance_id AND ST_Relate(o.geom, n.geom, 'T********')
+		WHERE c.upload_id = $1`, uploadID)
+	if err != nil {
+		return err
+	}
+	var overlaps []overlap
+	for rows.Next() {
+		var o overlap
+		if err := rows.Scan(&o.a.clearance, &o.a.district, &o.b.clearance, &o.bGroup); err != nil {
+			return err
+		}
+		o.b.district = o.a.district
+		overlaps = append(overlaps, o)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	groups, err := regroup(ctx, tx, overlaps)
+	if err != nil {
+		return err
+	}
+	if err := touch(ctx, tx, `SELECT district_code, crop, cleared_on FROM clearance_parts p
+		WHERE p.clearance_id IN (SELECT id FROM clearances WHERE upload_id = $1) OR p.group_id = ANY($2)`,
+		uploadID, groups); err != nil {
+		return err
+	}
+	return refresh(ctx, tx)
+}
+
+// RemoveUpload takes a retracted upload's clearances out of the figures. It
+// runs in the retraction's transaction.
+func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
+		return err
+	}
+	const parts = `FROM clearance_parts p WHERE p.clearance_id IN (SELECT id FROM clearances WHERE upload_id = $1)`
+	if err := lockDistricts(ctx, tx, "SELECT DISTINCT district_code "+parts, uploadID); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, "SELECT DISTINCT group_id "+parts+" AND group_id IS NOT NULL", uploadID)
+	if err != nil {
+		return err
+	}
+	groups, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	// Every day the upload's parts and their groups' other members fall on
+	// changes: the members may leave their group.
+	if err := touch(ctx, tx, "SELECT district_code, crop, cleared_on "+parts+" OR p.group_id = ANY($2)", uploadID, groups); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "DELETE "+parts, uploadID); err != nil {
+		return err
+	}
+	// What is left of each group: one part or none is no group; two or more
+	// keep their group (its members no longer need to be connected: they
+	// still overlap nothing outside it).
+	if _, err := tx.Exec(ctx, `
+		WITH sizes AS (SELECT g.id, count(p.clearance_id) AS n FROM overlap_groups g
+		               LEFT JOIN clearance_parts p ON p.group_id = g.id WHERE g.id = ANY($1) GROUP BY g.id),
+		     ungroup AS (UPDATE clearance_parts SET group_id = NULL
+		                 WHERE group_id IN (SELECT id FROM sizes WHERE n < 2))
+		DELETE FROM overlap_groups WHERE id IN (SELECT id FROM sizes WHERE n < 2)`, groups); err != nil {
+		return err
+	}
+	if err := measureGroups(ctx, tx, groups); err != nil {
+		return err
+	}
+	return refresh(ctx, tx)
+}
+
+// Rebuild recomputes every figure from the clearances: after the boundaries
+// change, or to repair. It locks out uploads and retractions while it runs.
+func Rebuild(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", globalLock); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "TRUNCATE clearance_parts, overlap_groups, acreage_daily, district_totals"); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "true")); err != nil {
+		return err
+	}
+	// Connected parts form the groups (touching ones too, which only makes a
+	// group larger); DBSCAN with eps 0 finds them using an index.
+	_, err := tx.Exec(ctx, `
+		CREATE TEMP TABLE clusters ON COMMIT DROP AS
+		SELECT clearance_id, district_code,
+		       ST_ClusterDBSCAN(geom, 0, 2) OVER (PARTITION BY district_code) AS cluster
+		FROM clearance_parts;
+		CREATE TEMP TABLE cluster_ids ON COMMIT DROP AS
+		SELECT district_code, cluster, nextval(pg_get_serial_sequence('overlap_groups', 'id')) AS group_id
+		FROM (SELECT DISTINCT district_code, cluster FROM clusters WHERE cluster IS NOT NULL) c;
+		UPDATE clearance_parts p SET group_id = i.group_id
+		FROM clusters c JOIN cluster_ids i USING (district_code, cluster)
+		WHERE p.clearance_id = c.clearance_id AND p.district_code = c.district_code;
+		INSERT INTO overlap_groups (id, district_code, first_day, last_day, net_m2, net_poppy_m2, net_cannabis_m2)
+		OVERRIDING SYSTEM VALUE
+		SELECT group_id, district_code, '2000-01-01', '2000-01-01', 0, 0, 0 FROM cluster_ids`)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, "SELECT group_id FROM cluster_ids")
+	if err != nil {
+		return err
+	}
+	groups, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	if err := measureGroups(ctx, tx, groups); err != nil {
+		return err
+	}
+	if err := touch(ctx, tx, "SELECT DISTINCT district_code, crop, cleared_on FROM clearance_parts"); err != nil {
+		return err
+	}
+	return refresh(ctx, tx)
+}
+
+// part names one clearance's part in one district.
+type part struct {
+	clearance int64
+	district  string
+}
+
+// overlap is a new part a whose interior meets part b, which may already
+// belong to a group.
+type overlap struct {
+	a, b   part
+	bGroup *int64
+}
+
+// regroup merges each set of overlapping parts, with the groups they
+// already belong to, into one group, and measures the groups it changed. It
+// returns their ids.
+func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error) {
+	if len(overlaps) == 0 {
+		return nil, nil
+	}
+	// Union-find over parts; a part in a group stands for the whole group.
+	parent := map[any]any{}
+	var find func(x any) any
+	find = func(x any) any {
+		p, ok := parent[x]
+		if !ok || p == x {
+			parent[x] = x
+			return x
+		}
+		root := find(p)
+		parent[x] = root
+		return root
+	}
+	union := func(a, b any) { parent[find(a)] = find(b) }
+	node := func(p part, group *int64) any {
+		if group != nil {
+			return *group
+		}
+		return p
+	}
+	for _, o := range overlaps {
+		union(node(o.a, nil), node(o.b, o.bGroup))
+	}
+
+	// For each component: the groups it merges and the loose parts it adds.
+	type component struct {
+		district string
+		groups   []int64
+		parts    []part
+	}
+	components := map[any]*component{}
+	for x := range parent {
+		root := find(x)
+		c := components[root]
+		if c == nil {
+			c = &component{}
+			components[root] = c
+		}
+		switch v := x.(type) {
+		case int64:
+			c.groups = append(c.groups, v)
+		case part:
+			c.parts = append(c.parts, v)
+			c.district = v.district
+		}
+	}
+
+	var (
+		newGroups          []int64
+		newDistricts       []string
+		partClearances     []int64
+		partDistricts      []string
+		partTargets        []int64
+		mergedFrom, target []int64
+		changed            []int64
+	)
+	var fresh []int64 // ids for components that are all loose parts
+	need := 0
+	for _, c := range components {
+		if len(c.groups) == 0 {
+			need++
+		}
+	}
+	rows, err := tx.Query(ctx, "SELECT nextval(pg_get_serial_sequence('overlap_groups', 'id')) FROM generate_series(1, $1)", need)
+	if err != nil {
+		return nil, err
+	}
+	if fresh, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return nil, err
+	}
+	for _, c := range components {
+		slices.Sort(c.groups)
+		var id int64
+		if len(c.groups) > 0 {
+			id = c.groups[0]
+			for _, g := range c.groups[1:] {
+				mergedFrom, target = append(mergedFrom, g), append(target, id)
+			}
+		} else {
+			id, fresh = fresh[0], fresh[1:]
+			newGroups, newDistricts = append(newGroups, id), append(newDistricts, c.district)
+		}
+		for _, p := range c.parts {
+			partClearances, partDistricts, partTargets = append(partClearances, p.clearance), append(partDistricts, p.district), append(partTargets, id)
+		}
+		changed = append(changed, id)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO overlap_groups (id, district_code, first_day, last_day, net_m2, net_poppy_m2, net_cannabis_m2)
+		OVERRIDING SYSTEM VALUE SELECT id, district, '2000-01-01', '2000-01-01', 0, 0, 0
+		FROM unnest($1::bigint[], $2::text[]) AS m(id, district)`, newGroups, newDistricts)
+	batch.Queue(`UPDATE clearance_parts p SET group_id = m.target
+		FROM unnest($1::bigint[], $2::bigint[]) AS m(old, target) WHERE p.group_id = m.old`, mergedFrom, target)
+	batch.Queue(`DELETE FROM overlap_groups WHERE id = ANY($1)`, mergedFrom)
+	batch.Queue(`UPDATE clearance_parts p SET group_id = m.target
+		FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS m(clearance_id, district_code, target)
+		WHERE p.clearance_id = m.clearance_id AND p.district_code = m.district_code`, partClearances, partDistricts, partTargets)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, err
+	}
+	return changed, measureGroups(ctx, tx, changed)
+}
+
+// measureGroups recomputes the dates and net areas of the given groups.
+func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day,
+		       net_m2 = m.net, net_poppy_m2 = m.poppy, net_cannabis_m2 = m.cannabis
+		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day,
+		             ST_Area(ST_Union(geom)::geography) AS net,
+		             coalesce(ST_Area(ST_Union(geom) FILTER (WHERE crop = 'poppy')::geography), 0) AS poppy,
+		             coalesce(ST_Area(ST_Union(geom) FILTER (WHERE crop = 'cannabis')::geography), 0) AS cannabis
+		      FROM clearance_parts WHERE group_id = ANY($1) GROUP BY group_id) m
+		WHERE g.id = m.group_id`, groups)
+	return err
+}
+
+// lockDistricts takes the maintenance lock of each district the query
+// (returning district codes) names, in code order.
+func lockDistricts(ctx context.Context, tx pgx.Tx, query string, args ...any) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('clearmap.acreage:' || code))
+		FROM (`+query+`) d(code) ORDER BY code`, args...)
+	return err
+}
+
+// touch records (district, crop, day) keys whose sums must be refreshed: the
+// rows of query.
+func touch(ctx context.Context, tx pgx.Tx, query string, args ...any) error {
+	_, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS touched
+		(district_code text, crop text, day date) ON COMMIT DROP`)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, "INSERT INTO touched "+query, args...)
+	return err
+}
+
+// refresh recomputes the daily sums of the touched keys and the totals of
+// their districts, then forgets the keys.
+func refresh(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `
+		CREATE TEMP TABLE IF NOT EXISTS touched (district_code text, crop text, day date) ON COMMIT DROP;
+		DELETE FROM acreage_daily a USING (SELECT DISTINCT * FROM touched) t
+		WHERE a.district_code = t.district_code AND a.crop = t.crop AND a.day = t.day;
+		INSERT INTO acreage_daily (district_code, crop, day, single_m2, gross_m2, fields, first_parts)
+		SELECT p.district_code, p.crop, p.cleared_on,
+		       coalesce(sum(p.area_m2) FILTER (WHERE p.group_id IS NULL), 0), sum(p.area_m2),
+		       count(*), count(*) FILTER (WHERE p.first_part)
+		FROM clearance_parts p
+		WHERE (p.district_code, p.crop, p.cleared_on) IN (SELECT district_code, crop, day FROM touched)
+		GROUP BY 1, 2, 3;
+		DELETE FROM district_totals WHERE district_code IN (SELECT district_code FROM touched);
+		WITH d AS (SELECT DISTINCT district_code FROM touched),
+		daily AS (
+			SELECT a.district_code, a.crop, sum(a.single_m2) AS single, sum(a.gross_m2) AS gross,
+			       sum(a.fields) AS fields, sum(a.first_parts) AS first_parts, max(a.day) AS last
+			FROM acreage_daily a JOIN d USING (district_code) GROUP BY 1, 2),
+		grouped AS (
+			SELECT g.district_code, sum(g.net_m2) AS net, sum(g.net_poppy_m2) AS poppy, sum(g.net_cannabis_m2) AS cannabis
+			FROM overlap_groups g JOIN d USING (district_code) GROUP BY 1)
+		INSERT INTO district_totals (district_code, crop, net_m2, gross_m2, fields, first_parts, last_cleared_on)
+		SELECT daily.district_code, daily.crop,
+		       daily.single + coalesce(CASE daily.crop WHEN 'poppy' THEN grouped.poppy ELSE grouped.cannabis END, 0),
+		       daily.gross, daily.fields, daily.first_parts, daily.last
+		FROM daily LEFT JOIN grouped USING (district_code)
+		UNION ALL
+		SELECT daily.district_code, 'all', sum(daily.single) + coalesce(max(grouped.net), 0),
+		       sum(daily.gross), sum(daily.fields), sum(daily.first_parts), max(daily.last)
+		FROM daily LEFT JOIN grouped USING (district_code) GROUP BY daily.district_code;
+		TRUNCATE touched`)
+	return err
+}
+
+// DistrictArea is a net area in one district.
+type DistrictArea struct {
+	Code, Name string
+	M2         float64
+}
+
+// UploadAreas applies the union rule to one upload alone: per district, the
+// area of the union of its fields' parts there. Only parts in overlap
+// groups need a union; the rest add up.
+func UploadAreas(ctx context.Context, tx pgx.Tx, uploadID int64) ([]DistrictArea, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT x.code, d.name, sum(x.m2) FROM (
+			SELECT p.district_code AS code, ST_Area(ST_Union(p.geom)::geography) AS m2
+			FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
+			WHERE c.upload_id = $1 AND p.group_id IS NOT NULL GROUP BY p.district_code, p.group_id
+			UNION ALL
+			SELECT p.district_code, sum(p.area_m2)
+			FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
+			WHERE c.upload_id = $1 AND p.group_id IS NULL GROUP BY p.district_code) x
+		JOIN districts d ON d.code = x.code
+		GROUP BY x.code, d.name ORDER BY x.code`, uploadID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (DistrictArea, error) {
+		var a DistrictArea
+		return a, row.Scan(&a.Code, &a.Name, &a.M2)
+	})
+}
