@@ -68,6 +68,7 @@ func serve(ctx context.Context, e env, args []string) error {
 			DB: pool, Migrator: migrator, Logger: logger,
 			Ingest:         &ingest.Service{DB: pool},
 			MaxUploadBytes: cfg.MaxUploadBytes,
+			TargetAcres:    cfg.TargetAcres,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

@@ -350,25 +350,20 @@ func refresh(ctx context.Context, tx pgx.Tx) error {
 		FROM clearance_parts p
 		WHERE (p.district_code, p.crop, p.cleared_on) IN (SELECT district_code, crop, day FROM touched)
 		GROUP BY 1, 2, 3;
-		DELETE FROM district_totals WHERE district_code IN (SELECT district_code FROM touched);
-		WITH d AS (SELECT DISTINCT district_code FROM touched),
-		daily AS (
-			SELECT a.district_code, a.crop, sum(a.single_m2) AS single, sum(a.gross_m2) AS gross,
-			       sum(a.fields) AS fields, sum(a.first_parts) AS first_parts, max(a.day) AS last
-			FROM acreage_daily a JOIN d USING (district_code) GROUP BY 1, 2),
-		grouped AS (
-			SELECT g.district_code, sum(g.net_m2) AS net, sum(g.net_poppy_m2) AS poppy, sum(g.net_cannabis_m2) AS cannabis
-			FROM overlap_groups g JOIN d USING (district_code) GROUP BY 1)
-		INSERT INTO district_totals (district_code, crop, net_m2, gross_m2, fields, first_parts, last_cleared_on)
-		SELECT daily.district_code, daily.crop,
-		       daily.single + coalesce(CASE daily.crop WHEN 'poppy' THEN grouped.poppy ELSE grouped.cannabis END, 0),
-		       daily.gross, daily.fields, daily.first_parts, daily.last
-		FROM daily LEFT JOIN grouped USING (district_code)
-		UNION ALL
-		SELECT daily.district_code, 'all', sum(daily.single) + coalesce(max(grouped.net), 0),
-		       sum(daily.gross), sum(daily.fields), sum(daily.first_parts), max(daily.last)
-		FROM daily LEFT JOIN grouped USING (district_code) GROUP BY daily.district_code;
-		TRUNCATE touched`)
+		DELETE FROM district_totals WHERE district_code IN (SELECT district_code FROM touched)`)
+	if err != nil {
+		return err
+	}
+	var districts []string
+	if err := tx.QueryRow(ctx, "SELECT coalesce(array_agg(DISTINCT district_code), '{}') FROM touched").Scan(&districts); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO district_totals
+		(district_code, crop, net_m2, gross_m2, fields, first_parts, last_cleared_on) `+figuresSQL,
+		firstDay, lastDay, districts); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, "TRUNCATE touched")
 	return err
 }
 

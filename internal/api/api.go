@@ -24,6 +24,8 @@ type Deps struct {
 	Ingest   *ingest.Service
 	// MaxUploadBytes bounds an upload's body; larger ones get 413.
 	MaxUploadBytes int64
+	// TargetAcres is the national target until a national figure is recorded.
+	TargetAcres float64
 }
 
 type api struct {
@@ -57,11 +59,20 @@ func New(d Deps) http.Handler {
 			r.Get("/uploads/{id}/raw", a.getUploadRaw)
 		})
 		r.Group(func(r chi.Router) {
+			r.Use(require(auth.Analyst))
+			r.Get("/summary", a.summary)
+			r.Get("/districts", a.districts)
+			r.Get("/districts/{code}", a.district)
+			r.Get("/reported", a.listReported)
+		})
+		r.Group(func(r chi.Router) {
 			r.Use(require(auth.Admin))
 			r.Get("/tokens", a.listTokens)
 			r.Post("/tokens", a.createToken)
 			r.Delete("/tokens/{name}", a.revokeToken)
 			r.Delete("/uploads/{id}", a.retractUpload)
+			r.Post("/reported", a.addReported)
+			r.Delete("/reported/{id}", a.deleteReported)
 		})
 	})
 	return r

@@ -41,6 +41,7 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 		DB: pool, Migrator: m, Logger: logger,
 		Ingest:         &ingest.Service{DB: pool},
 		MaxUploadBytes: 64 << 10,
+		TargetAcres:    40659,
 	}))
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 )
@@ -24,6 +25,7 @@ type Config struct {
 	StatementTimeout time.Duration
 	ShutdownTimeout  time.Duration
 	MaxUploadBytes   int64
+	TargetAcres      float64
 }
 
 // setting ties a flag to the environment variable that sets its default.
@@ -40,6 +42,7 @@ var settings = []setting{
 	{"statement-timeout", "CLEARMAP_STATEMENT_TIMEOUT"},
 	{"shutdown-timeout", "CLEARMAP_SHUTDOWN_TIMEOUT"},
 	{"max-upload-bytes", "CLEARMAP_MAX_UPLOAD_BYTES"},
+	{"target-acres", "CLEARMAP_TARGET_ACRES"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -60,6 +63,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "most database connections (env CLEARMAP_DB_MAX_CONNS)")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 30*time.Second, "longest a database statement may run (env CLEARMAP_STATEMENT_TIMEOUT)")
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", 64<<20, "largest upload body accepted, in bytes (env CLEARMAP_MAX_UPLOAD_BYTES)")
+	fs.Float64Var(&c.TargetAcres, "target-acres", 40659, "national target in acres until a national reported figure is recorded (env CLEARMAP_TARGET_ACRES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {
@@ -82,6 +86,9 @@ func (c *Config) Check() error {
 	}
 	if c.DBMaxConns < 1 {
 		problems = append(problems, "db-max-conns must be at least 1")
+	}
+	if !(c.TargetAcres > 0) || math.IsInf(c.TargetAcres, 0) {
+		problems = append(problems, "target-acres must be a number above 0")
 	}
 	if c.MaxUploadBytes < 1 {
 		problems = append(problems, "max-upload-bytes must be at least 1")

@@ -19,6 +19,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		"CLEARMAP_STATEMENT_TIMEOUT": "5s",
 		"CLEARMAP_SHUTDOWN_TIMEOUT":  "1m",
 		"CLEARMAP_MAX_UPLOAD_BYTES":  "1000",
+		"CLEARMAP_TARGET_ACRES":      "33000",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -34,7 +35,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 	want := Config{
 		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
-		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000,
+		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)

@@ -20,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clearmap/internal/acreage"
 )
 
 // Upload is one request to store clearances.
@@ -90,7 +92,7 @@ var ErrKeyReused = errors.New("this Idempotency-Key was used for a different upl
 
 // Thresholds of SPEC §3.1.
 const (
-	acreM2         = 4046.8564224
+	acreM2         = acreage.AcreM2
 	maxFieldAcres  = 2500
 	tinyFieldAcres = 0.01
 	// A clearance overlapping a stored one of the same crop by this share of

@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/jackc/pgx/v5"
 
@@ -74,12 +73,10 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *p
 	}
 	r.Districts = make([]DistrictAcres, len(areas))
 	for i, a := range areas {
-		r.Districts[i] = DistrictAcres{Code: a.Code, Name: a.Name, Acres: round4(a.M2 / acreM2)}
-		r.Acres += a.M2 / acreM2
+		r.Districts[i] = DistrictAcres{Code: a.Code, Name: a.Name, Acres: acreage.Round4(a.M2 / acreage.AcreM2)}
+		r.Acres += a.M2 / acreage.AcreM2
 	}
-	r.Acres = round4(r.Acres)
-	r.Hectares = round4(r.Acres * acreM2 / 10000)
+	r.Acres = acreage.Round4(r.Acres)
+	r.Hectares = acreage.Round4(r.Acres * acreage.AcreM2 / 10000)
 	return r, nil
 }
-
-func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

@@ -1,0 +1,365 @@
+package acreage_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clearmap/internal/acreage"
+	"clearmap/internal/boundaries"
+	"clearmap/internal/ingest"
+	"clearmap/internal/testdb"
+)
+
+// Reference areas in m², computed with GeographicLib 2.2 (Geodesic.WGS84,
+// Polygon), not by PostGIS. Squares are named by their south-west corner and
+// side in degrees.
+const (
+	border         = 164391.5064380169  // 0.004° at 71.4996 E 33.7699 N, across Khyber–Peshawar
+	borderKhyber   = 103004.30535626411 // its part west of the border (vertices from the boundary file)
+	borderPeshawar = 61387.42147642374  // its part east of the border
+	sqA            = 40989.68995440006  // 0.002° at 71.300 34.000 (Khyber)
+	sqB            = 40989.68995440006  // 0.002° at 71.301 34.000, half over A
+	unionAB        = 61484.534932136536 // A ∪ B: 0.003° × 0.002°
+	peshawarSq     = 40989.68995440006  // 0.002° at 71.570 34.000 (Peshawar)
+	khyberSq       = 40965.990983605385 // 0.002° at 71.100 34.050 (Khyber)
+	holed          = 122967.64882779121 // 0.004° at 71.200 34.000 less a 0.002° hole
+	sqP            = 40980.21413564682  // 0.002° at 71.200 34.020, poppy
+	sqC            = 40979.74021291733  // 0.002° at 71.200 34.021, cannabis, half over P
+	unionPC        = 61469.96575975418  // P ∪ C
+	sqD            = 40975.47434103489  // 0.002° at 71.250, 71.251, 71.252 34.030: a chain
+	unionD12       = 61463.211512327194 // D1 ∪ D2 (and D2 ∪ D3)
+	unionD123      = 81950.94868373871  // D1 ∪ D2 ∪ D3
+)
+
+const acre = acreage.AcreM2
+
+type fixture struct {
+	pool *pgxpool.Pool
+	svc  *ingest.Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	pool := testdb.Migrated(t)
+	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{pool, &ingest.Service{DB: pool, Now: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }}}
+}
+
+func square(lon, lat, side float64) string {
+	return fmt.Sprintf(`[[[%g,%g],[%g,%g],[%g,%g],[%g,%g],[%g,%g]]]`, lon, lat, lon+side, lat, lon+side, lat+side, lon, lat+side, lon, lat)
+}
+
+func field(id, crop, day, geometryType, coordinates string) string {
+	return fmt.Sprintf(`{"type":"Feature","properties":{"field_id":%q,"crop":%q,"cleared_on":%q},"geometry":{"type":%q,"coordinates":%s}}`,
+		id, crop, day, geometryType, coordinates)
+}
+
+func poppy(id string, lon, lat, side float64) string {
+	return field(id, "poppy", "2026-03-14", "Polygon", square(lon, lat, side))
+}
+
+// upload stores the features as one upload and returns its id.
+func (f *fixture) upload(t *testing.T, features ...string) int64 {
+	t.Helper()
+	res, err := f.svc.Store(context.Background(), ingest.Upload{
+		Body:     strings.NewReader(`{"type":"FeatureCollection","features":[` + strings.Join(features, ",") + `]}`),
+		Uploader: "test",
+	})
+	if err != nil || res.Outcome != ingest.Created {
+		t.Fatalf("upload: %v %+v", err, res.Receipt)
+	}
+	return res.Receipt.ID
+}
+
+func (f *fixture) districts(t *testing.T, filter acreage.Filter) map[string]acreage.District {
+	t.Helper()
+	list, err := acreage.Districts(context.Background(), f.pool, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]acreage.District{}
+	for _, d := range list {
+		out[d.Code] = d
+	}
+	return out
+}
+
+// within checks acres against a reference area in m², to 0.01%.
+func within(t *testing.T, what string, gotAcres, wantM2 float64) {
+	t.Helper()
+	if math.Abs(gotAcres-wantM2/acre) > math.Max(wantM2/acre*1e-4, 1e-4) {
+		t.Errorf("%s: %.4f acres, want %.4f", what, gotAcres, wantM2/acre)
+	}
+}
+
+func TestUnionRule(t *testing.T) {
+	f := newFixture(t)
+	f.upload(t, poppy("X", 71.4996, 33.7699, 0.004))
+	d := f.districts(t, acreage.Filter{})
+	within(t, "Khyber part of the border field", d["PK-KP-KHYBER"].Acres, borderKhyber)
+	within(t, "Peshawar part", d["PK-KP-PESHAWAR"].Acres, borderPeshawar)
+	if d["PK-KP-KHYBER"].Fields != 1 || d["PK-KP-PESHAWAR"].Fields != 1 || d["PK-KP-KHYBER"].GrossAcres != d["PK-KP-KHYBER"].Acres {
+		t.Fatalf("fields %d %d, gross %v", d["PK-KP-KHYBER"].Fields, d["PK-KP-PESHAWAR"].Fields, d["PK-KP-KHYBER"].GrossAcres)
+	}
+
+	// The same field again, from another team under another id: net unchanged, gross doubled.
+	f.upload(t, poppy("Y-7", 71.4996, 33.7699, 0.004))
+	d = f.districts(t, acreage.Filter{})
+	within(t, "Khyber after re-upload", d["PK-KP-KHYBER"].Acres, borderKhyber)
+	within(t, "Khyber gross after re-upload", d["PK-KP-KHYBER"].GrossAcres, 2*borderKhyber)
+	within(t, "Peshawar after re-upload", d["PK-KP-PESHAWAR"].Acres, borderPeshawar)
+	if d["PK-KP-KHYBER"].Fields != 2 {
+		t.Fatalf("fields %d, want 2", d["PK-KP-KHYBER"].Fields)
+	}
+
+	// Half-overlapping fields, a MultiPolygon in two districts, a field with a hole.
+	f.upload(t, poppy("A", 71.300, 34.000, 0.002))
+	f.upload(t, poppy("B", 71.301, 34.000, 0.002),
+		field("M", "poppy", "2026-03-14", "MultiPolygon", "["+square(71.10, 34.05, 0.002)+","+square(71.57, 34.00, 0.002)+"]"),
+		field("H", "poppy", "2026-03-14", "Polygon", `[[[71.2,34],[71.204,34],[71.204,34.004],[71.2,34.004],[71.2,34]],[[71.201,34.001],[71.201,34.003],[71.203,34.003],[71.203,34.001],[71.201,34.001]]]`))
+	d = f.districts(t, acreage.Filter{})
+	within(t, "Khyber", d["PK-KP-KHYBER"].Acres, borderKhyber+unionAB+khyberSq+holed)
+	within(t, "Khyber gross", d["PK-KP-KHYBER"].GrossAcres, 2*borderKhyber+sqA+sqB+khyberSq+holed)
+	within(t, "Peshawar", d["PK-KP-PESHAWAR"].Acres, borderPeshawar+peshawarSq)
+
+	s, err := acreage.GetSummary(context.Background(), f.pool, acreage.Filter{}, 40659)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, "national", s.MappedAcres, borderKhyber+borderPeshawar+unionAB+khyberSq+holed+peshawarSq)
+	// Border fields X and Y-7, A, B, M, H: six fields, each counted once nationally.
+	if s.Fields != 6 || s.TargetAcres != 40659 || math.Abs(s.Progress-s.MappedAcres/40659) > 1e-4 {
+		t.Fatalf("summary %+v", s)
+	}
+	var kp acreage.Province
+	for _, p := range s.ByProvince {
+		if p.Code == "PK-KP" {
+			kp = p
+		}
+	}
+	// Khyber has X, Y-7, A, B, M and H; Peshawar X, Y-7 and M.
+	if kp.Acres != acreage.Round4(d["PK-KP-KHYBER"].Acres+d["PK-KP-PESHAWAR"].Acres) || kp.Fields != 9 || len(s.ByProvince) != 7 {
+		t.Fatalf("KP %+v", kp)
+	}
+}
+
+func TestCropsAndDates(t *testing.T) {
+	f := newFixture(t)
+	f.upload(t, field("P", "poppy", "2026-03-01", "Polygon", square(71.20, 34.020, 0.002)),
+		field("C", "cannabis", "2026-04-01", "Polygon", square(71.20, 34.021, 0.002)))
+	// A chain of three overlapping poppy fields on three days: one overlap group.
+	f.upload(t, field("D1", "poppy", "2026-03-10", "Polygon", square(71.250, 34.03, 0.002)),
+		field("D2", "poppy", "2026-03-20", "Polygon", square(71.251, 34.03, 0.002)),
+		field("D3", "poppy", "2026-03-30", "Polygon", square(71.252, 34.03, 0.002)))
+
+	k := f.districts(t, acreage.Filter{})["PK-KP-KHYBER"]
+	within(t, "all crops", k.Acres, unionPC+unionD123)
+	within(t, "poppy", k.AcresPoppy, sqP+unionD123)
+	within(t, "cannabis", k.AcresCannabis, sqC)
+	if k.Fields != 5 || *k.LastClearedOn != "2026-04-01" {
+		t.Fatalf("%+v", k)
+	}
+
+	k = f.districts(t, acreage.Filter{Crop: "cannabis"})["PK-KP-KHYBER"]
+	within(t, "crop=cannabis", k.Acres, sqC)
+	if k.AcresPoppy != 0 || k.Fields != 1 || *k.LastClearedOn != "2026-04-01" {
+		t.Fatalf("crop=cannabis: %+v", k)
+	}
+
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	for _, c := range []struct {
+		from, to string
+		crop     string
+		want     float64
+		fields   int
+	}{
+		{"2026-03-01", "2026-03-31", "", sqP + unionD123, 4}, // the whole chain, P; not C
+		{"2026-03-15", "2026-03-31", "", unionD12, 2},        // D2 and D3 only: the range cuts the group
+		{"2026-03-05", "2026-03-25", "poppy", unionD12, 2},   // D1 and D2
+		{"2026-03-20", "2026-03-20", "", sqD, 1},             // D2 alone
+		{"2026-04-01", "", "", sqC, 1},                       // open end
+		{"", "2026-03-01", "", sqP, 1},                       // open start
+		{"2026-05-01", "2026-06-01", "", 0, 0},               // nothing
+		{"2026-03-01", "2026-04-01", "cannabis", sqC, 1},
+	} {
+		filter := acreage.Filter{Crop: c.crop}
+		if c.from != "" {
+			filter.From = day(c.from)
+		}
+		if c.to != "" {
+			filter.To = day(c.to)
+		}
+		k := f.districts(t, filter)["PK-KP-KHYBER"]
+		within(t, fmt.Sprintf("%s..%s %s", c.from, c.to, c.crop), k.Acres, c.want)
+		if k.Fields != c.fields {
+			t.Errorf("%s..%s: %d fields, want %d", c.from, c.to, k.Fields, c.fields)
+		}
+	}
+}
+
+func TestRetractionAndBoundaryReload(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	first := f.upload(t, poppy("A", 71.300, 34.000, 0.002))
+	second := f.upload(t, poppy("B", 71.301, 34.000, 0.002), poppy("X", 71.4996, 33.7699, 0.004))
+
+	if _, err := ingest.Retract(ctx, f.pool, first, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	d := f.districts(t, acreage.Filter{})
+	within(t, "Khyber after retracting A", d["PK-KP-KHYBER"].Acres, sqB+borderKhyber)
+	if d["PK-KP-KHYBER"].Fields != 2 {
+		t.Fatalf("fields %d", d["PK-KP-KHYBER"].Fields)
+	}
+	if _, err := ingest.Retract(ctx, f.pool, second, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	d = f.districts(t, acreage.Filter{})
+	if d["PK-KP-KHYBER"].Acres != 0 || d["PK-KP-PESHAWAR"].Acres != 0 || d["PK-KP-KHYBER"].Fields != 0 {
+		t.Fatalf("after retracting everything: %+v", d["PK-KP-KHYBER"])
+	}
+
+	// A boundary set in which Khyber and Peshawar are one district.
+	f.upload(t, poppy("X2", 71.4996, 33.7699, 0.004))
+	merged := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"district_code":"PK-KP-KP","district_name":"Khyber and Peshawar","province_code":"PK-KP","province_name":"Khyber Pakhtunkhwa"},` +
+		`"geometry":{"type":"Polygon","coordinates":[[[70.5,33.5],[72,33.5],[72,34.5],[70.5,34.5],[70.5,33.5]]]}}]}`
+	set, err := boundaries.Parse("merged", []byte(merged), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := boundaries.Load(ctx, f.pool, set, "test"); err != nil {
+		t.Fatal(err)
+	}
+	d = f.districts(t, acreage.Filter{})
+	within(t, "merged district", d["PK-KP-KP"].Acres, border)
+	if len(d) != 1 || d["PK-KP-KP"].Fields != 1 {
+		t.Fatalf("after reload: %+v", d)
+	}
+	if _, err := boundaries.Load(ctx, f.pool, boundaries.Embedded(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	d = f.districts(t, acreage.Filter{})
+	within(t, "Khyber after reloading the shipped set", d["PK-KP-KHYBER"].Acres, borderKhyber)
+	within(t, "Peshawar", d["PK-KP-PESHAWAR"].Acres, borderPeshawar)
+}
+
+func TestReportedFigures(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.upload(t, poppy("A", 71.300, 34.000, 0.002))
+
+	r, err := acreage.AddReported(ctx, f.pool, acreage.NewReported{Scope: "PK", From: "2025-10-01", To: "2026-09-30", Acres: 40659, Source: "ANF annual report"}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, "mapped behind the national figure", r.MappedAcres, sqA)
+	if r.BackedShare == nil || math.Abs(*r.BackedShare-sqA/acre/40659) > 1e-4 {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := acreage.AddReported(ctx, f.pool, acreage.NewReported{Scope: "PK-KP-KHYBER", From: "2026-01-01", To: "2026-06-30", Acres: 5000, Source: "KP home department"}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := acreage.GetSummary(ctx, f.pool, acreage.Filter{}, 1)
+	if s.TargetAcres != 40659 || s.ReportedAcres == nil || *s.ReportedAcres != 40659 {
+		t.Fatalf("summary target %v reported %v", s.TargetAcres, s.ReportedAcres)
+	}
+	k := f.districts(t, acreage.Filter{})["PK-KP-KHYBER"]
+	if k.ReportedAcres == nil || *k.ReportedAcres != 5000 {
+		t.Fatalf("Khyber reported %v", k.ReportedAcres)
+	}
+	// A period outside the filter does not show.
+	k = f.districts(t, acreage.Filter{From: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)})["PK-KP-KHYBER"]
+	if k.ReportedAcres != nil {
+		t.Fatalf("reported %v outside its period", *k.ReportedAcres)
+	}
+
+	for _, c := range []struct {
+		n    acreage.NewReported
+		want string
+	}{
+		{acreage.NewReported{Scope: "PK-XX", From: "2026-01-01", To: "2026-02-01", Acres: 1, Source: "x"}, `scope "PK-XX": want PK, a province code or a district code`},
+		{acreage.NewReported{Scope: "PK", From: "2026-13-01", To: "2026-02-01", Acres: 1, Source: "x"}, `from "2026-13-01": want a date`},
+		{acreage.NewReported{Scope: "PK", From: "2026-03-01", To: "2026-02-01", Acres: 1, Source: "x"}, "to is before from"},
+		{acreage.NewReported{Scope: "PK", From: "2026-01-01", To: "2026-02-01", Acres: -1, Source: "x"}, "acres must be a number from 0"},
+		{acreage.NewReported{Scope: "PK", From: "2026-01-01", To: "2026-02-01", Acres: 1, Source: " "}, "source must say where"},
+	} {
+		if _, err := acreage.AddReported(ctx, f.pool, c.n, "admin"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v", c.n, err)
+		}
+	}
+	list, _ := acreage.ListReported(ctx, f.pool)
+	if len(list) != 2 {
+		t.Fatalf("%d figures after bad ones, want 2", len(list))
+	}
+	if err := acreage.DeleteReported(ctx, f.pool, r.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = acreage.GetSummary(ctx, f.pool, acreage.Filter{}, 40659)
+	if s.TargetAcres != 40659 || s.ReportedAcres != nil {
+		t.Fatalf("after deleting the national figure: %+v", s)
+	}
+}
+
+// TestIncrementalMatchesRecomputation uploads and retracts overlapping fields
+// at random and checks every district's figures against a union computed
+// from scratch.
+func TestIncrementalMatchesRecomputation(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var uploads []int64
+	for u := 0; u < 12; u++ {
+		var features []string
+		for i := 0; i < 15; i++ {
+			crop := []string{"poppy", "cannabis"}[rng.IntN(2)]
+			lon, lat := 71.30+rng.Float64()*0.02, 34.00+rng.Float64()*0.01
+			features = append(features, field(fmt.Sprintf("R%d-%d", u, i), crop, fmt.Sprintf("2026-03-%02d", 1+rng.IntN(28)), "Polygon", square(lon, lat, 0.001+rng.Float64()*0.002)))
+		}
+		uploads = append(uploads, f.upload(t, features...))
+		if u%4 == 3 {
+			if _, err := ingest.Retract(ctx, f.pool, uploads[rng.IntN(len(uploads))], "admin"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	from, to := time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
+	for _, filter := range []acreage.Filter{{}, {Crop: "poppy"}, {Crop: "cannabis"}, {From: from, To: to}, {Crop: "poppy", From: from, To: to}} {
+		got := f.districts(t, filter)
+		rows, err := f.pool.Query(ctx, `
+			SELECT d.code, ST_Area(ST_Union(ST_Intersection(c.geom, d.geom))::geography)
+			FROM clearances c JOIN districts d ON ST_Intersects(c.geom, d.geom)
+			WHERE NOT c.retracted AND ($1 = '' OR c.crop = $1)
+			  AND ($2::date IS NULL OR c.cleared_on >= $2) AND ($3::date IS NULL OR c.cleared_on <= $3)
+			GROUP BY d.code`, filter.Crop, nullDate(filter.From), nullDate(filter.To))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var code string
+			var m2 float64
+			rows.Scan(&code, &m2)
+			within(t, fmt.Sprintf("%s %+v", code, filter), got[code].Acres, m2)
+			n++
+		}
+		if n == 0 {
+			t.Fatal("nothing to compare")
+		}
+	}
+}
+
+func nullDate(d time.Time) *time.Time {
+	if d.IsZero() {
+		return nil
+	}
+	return &d
+}

@@ -1,0 +1,122 @@
+package acreage
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// figuresSQL computes per district ($3: these codes, or all if NULL) and
+// crop ('poppy', 'cannabis', 'all') the figures of fields cleared from $1
+// to $2: net area, gross area, fields, first parts, last day. Ungrouped
+// parts come summed by day; groups wholly in the range bring their stored
+// nets; only a group the range cuts through needs a union, of its members in
+// range.
+const figuresSQL = `
+	WITH daily AS (
+		SELECT district_code, crop, sum(single_m2) AS single, sum(gross_m2) AS gross,
+		       sum(fields) AS fields, sum(first_parts) AS first_parts, max(day) AS last
+		FROM acreage_daily
+		WHERE day BETWEEN $1::date AND $2::date AND ($3::text[] IS NULL OR district_code = ANY($3))
+		GROUP BY 1, 2),
+	grouped AS (
+		SELECT district_code, sum(net) AS net, sum(poppy) AS poppy, sum(cannabis) AS cannabis FROM (
+			SELECT district_code, net_m2 AS net, net_poppy_m2 AS poppy, net_cannabis_m2 AS cannabis
+			FROM overlap_groups
+			WHERE first_day >= $1::date AND last_day <= $2::date AND ($3::text[] IS NULL OR district_code = ANY($3))
+			UNION ALL
+			SELECT g.district_code, ST_Area(ST_Union(p.geom)::geography),
+			       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'poppy')::geography), 0),
+			       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'cannabis')::geography), 0)
+			FROM overlap_groups g JOIN clearance_parts p ON p.group_id = g.id
+			WHERE g.first_day <= $2::date AND g.last_day >= $1::date
+			  AND NOT (g.first_day >= $1::date AND g.last_day <= $2::date)
+			  AND p.cleared_on BETWEEN $1::date AND $2::date
+			  AND ($3::text[] IS NULL OR g.district_code = ANY($3))
+			GROUP BY g.id, g.district_code) g
+		GROUP BY 1)
+	SELECT daily.district_code, daily.crop,
+	       daily.single + coalesce(CASE daily.crop WHEN 'poppy' THEN grouped.poppy ELSE grouped.cannabis END, 0),
+	       daily.gross, daily.fields, daily.first_parts, daily.last
+	FROM daily LEFT JOIN grouped USING (district_code)
+	UNION ALL
+	SELECT daily.district_code, 'all', sum(daily.single) + coalesce(max(grouped.net), 0),
+	       sum(daily.gross), sum(daily.fields), sum(daily.first_parts), max(daily.last)
+	FROM daily LEFT JOIN grouped USING (district_code) GROUP BY daily.district_code`
+
+// The whole range a date may fall in (SPEC §3.1: from 2000-01-01 to today).
+const (
+	firstDay = "2000-01-01"
+	lastDay  = "9999-12-31"
+)
+
+// Acre and hectare in square metres.
+const (
+	AcreM2    = 4046.8564224
+	hectareM2 = 10000
+)
+
+// Filter narrows the figures. Zero values filter nothing.
+type Filter struct {
+	Crop     string    // "poppy" or "cannabis"
+	From, To time.Time // dates; inclusive
+	Province string    // province code, for district lists
+}
+
+func (f Filter) dated() bool { return !f.From.IsZero() || !f.To.IsZero() }
+
+func (f Filter) dates() (string, string) {
+	from, to := firstDay, lastDay
+	if !f.From.IsZero() {
+		from = f.From.Format(time.DateOnly)
+	}
+	if !f.To.IsZero() {
+		to = f.To.Format(time.DateOnly)
+	}
+	return from, to
+}
+
+// figure is one row of figuresSQL or district_totals.
+type figure struct {
+	netM2, grossM2     float64
+	fields, firstParts int
+	last               *time.Time
+}
+
+// figures returns, per district code and crop, the figures under f's dates:
+// from the precomputed totals when there are no dates.
+func figures(ctx context.Context, db *pgxpool.Pool, f Filter) (map[string]map[string]figure, error) {
+	var rows pgx.Rows
+	var err error
+	if f.dated() {
+		from, to := f.dates()
+		rows, err = db.Query(ctx, figuresSQL, from, to, nil)
+	} else {
+		rows, err = db.Query(ctx, `SELECT district_code, crop, net_m2, gross_m2, fields, first_parts, last_cleared_on FROM district_totals`)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]figure{}
+	for rows.Next() {
+		var code, crop string
+		var fig figure
+		if err := rows.Scan(&code, &crop, &fig.netM2, &fig.grossM2, &fig.fields, &fig.firstParts, &fig.last); err != nil {
+			return nil, err
+		}
+		if out[code] == nil {
+			out[code] = map[string]figure{}
+		}
+		out[code][crop] = fig
+	}
+	return out, rows.Err()
+}
+
+func acres(m2 float64) float64 { return Round4(m2 / AcreM2) }
+
+// Round4 rounds to four decimals: a ten-thousandth of an acre is 0.4 m².
+func Round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

@@ -1,0 +1,193 @@
+package acreage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// District is one district's figures under a filter.
+type District struct {
+	Code          string   `json:"code"`
+	Name          string   `json:"name"`
+	Province      string   `json:"province"`
+	Acres         float64  `json:"acres"`       // net: the union rule
+	GrossAcres    float64  `json:"gross_acres"` // sum of the fields' parts inside
+	AcresPoppy    float64  `json:"acres_poppy"`
+	AcresCannabis float64  `json:"acres_cannabis"`
+	ReportedAcres *float64 `json:"reported_acres"`
+	Fields        int      `json:"fields"` // fields with a part inside
+	LastClearedOn *string  `json:"last_cleared_on"`
+	// Geometry is the boundary, in District only.
+	Geometry   json.RawMessage `json:"geometry,omitempty"`
+	firstParts int
+}
+
+// ErrUnknown means no district or province has that code.
+var ErrUnknown = errors.New("unknown code")
+
+// Districts returns every district (of f.Province, if set) with its
+// figures, in code order.
+func Districts(ctx context.Context, db *pgxpool.Pool, f Filter) ([]District, error) {
+	return districts(ctx, db, f, "")
+}
+
+// OneDistrict returns one district's figures and its boundary as GeoJSON.
+func OneDistrict(ctx context.Context, db *pgxpool.Pool, f Filter, code string) (District, error) {
+	list, err := districts(ctx, db, Filter{Crop: f.Crop, From: f.From, To: f.To}, code)
+	if err != nil {
+		return District{}, err
+	}
+	if len(list) == 0 {
+		return District{}, ErrUnknown
+	}
+	d := list[0]
+	err = db.QueryRow(ctx, "SELECT ST_AsGeoJSON(geom, 6)::json FROM districts WHERE code = $1", code).Scan(&d.Geometry)
+	return d, err
+}
+
+func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]District, error) {
+	figs, err := figures(ctx, db, f)
+	if err != nil {
+		return nil, err
+	}
+	reported, err := reportedByScope(ctx, db, f)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT code, name, province_code FROM districts
+		WHERE ($1 = '' OR province_code = $1) AND ($2 = '' OR code = $2) ORDER BY code`, f.Province, only)
+	if err != nil {
+		return nil, err
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (District, error) {
+		var d District
+		return d, row.Scan(&d.Code, &d.Name, &d.Province)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		d := &list[i]
+		byCrop := figs[d.Code]
+		selected := byCrop["all"]
+		if f.Crop != "" {
+			selected = byCrop[f.Crop]
+		}
+		d.Acres, d.GrossAcres = acres(selected.netM2), acres(selected.grossM2)
+		d.Fields, d.firstParts = selected.fields, selected.firstParts
+		if f.Crop == "" || f.Crop == "poppy" {
+			d.AcresPoppy = acres(byCrop["poppy"].netM2)
+		}
+		if f.Crop == "" || f.Crop == "cannabis" {
+			d.AcresCannabis = acres(byCrop["cannabis"].netM2)
+		}
+		if selected.last != nil {
+			day := selected.last.Format(time.DateOnly)
+			d.LastClearedOn = &day
+		}
+		if r, ok := reported[d.Code]; ok {
+			d.ReportedAcres = &r
+		}
+	}
+	return list, nil
+}
+
+// Province is one province's figures: sums of its districts'.
+type Province struct {
+	Code          string   `json:"code"`
+	Name          string   `json:"name"`
+	Acres         float64  `json:"acres"`
+	GrossAcres    float64  `json:"gross_acres"`
+	AcresPoppy    float64  `json:"acres_poppy"`
+	AcresCannabis float64  `json:"acres_cannabis"`
+	ReportedAcres *float64 `json:"reported_acres"`
+	Fields        int      `json:"fields"`
+}
+
+// Summary is the national picture (SPEC §4 /api/v1/summary).
+type Summary struct {
+	TargetAcres    float64            `json:"target_acres"`
+	MappedAcres    float64            `json:"mapped_acres"`
+	GrossAcres     float64            `json:"gross_acres"`
+	MappedHectares float64            `json:"mapped_hectares"`
+	Progress       float64            `json:"progress"` // mapped / target
+	ByCrop         map[string]float64 `json:"by_crop"`
+	ByProvince     []Province         `json:"by_province"`
+	ReportedAcres  *float64           `json:"reported_acres"`
+	Fields         int                `json:"fields"` // a border-crossing field counts once
+	UpdatedAt      *time.Time         `json:"updated_at"`
+}
+
+// GetSummary adds the districts up into provinces and the nation. The target
+// is the latest recorded national figure, or defaultTarget without one.
+func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget float64) (Summary, error) {
+	f.Province = ""
+	list, err := Districts(ctx, db, f)
+	if err != nil {
+		return Summary{}, err
+	}
+	reported, err := reportedByScope(ctx, db, f)
+	if err != nil {
+		return Summary{}, err
+	}
+	rows, err := db.Query(ctx, "SELECT code, name FROM provinces ORDER BY code")
+	if err != nil {
+		return Summary{}, err
+	}
+	provinces, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Province, error) {
+		var p Province
+		return p, row.Scan(&p.Code, &p.Name)
+	})
+	if err != nil {
+		return Summary{}, err
+	}
+	index := map[string]*Province{}
+	for i := range provinces {
+		p := &provinces[i]
+		index[p.Code] = p
+		if r, ok := reported[p.Code]; ok {
+			p.ReportedAcres = &r
+		}
+	}
+	s := Summary{ByCrop: map[string]float64{"poppy": 0, "cannabis": 0}}
+	for _, d := range list {
+		p := index[d.Province]
+		p.Acres += d.Acres
+		p.GrossAcres += d.GrossAcres
+		p.AcresPoppy += d.AcresPoppy
+		p.AcresCannabis += d.AcresCannabis
+		p.Fields += d.Fields
+		s.Fields += d.firstParts
+	}
+	for i := range provinces {
+		p := &provinces[i]
+		p.Acres, p.GrossAcres = Round4(p.Acres), Round4(p.GrossAcres)
+		p.AcresPoppy, p.AcresCannabis = Round4(p.AcresPoppy), Round4(p.AcresCannabis)
+		s.MappedAcres += p.Acres
+		s.GrossAcres += p.GrossAcres
+		s.ByCrop["poppy"] += p.AcresPoppy
+		s.ByCrop["cannabis"] += p.AcresCannabis
+	}
+	s.ByProvince = provinces
+	s.MappedAcres, s.GrossAcres = Round4(s.MappedAcres), Round4(s.GrossAcres)
+	s.ByCrop["poppy"], s.ByCrop["cannabis"] = Round4(s.ByCrop["poppy"]), Round4(s.ByCrop["cannabis"])
+	s.MappedHectares = Round4(s.MappedAcres * AcreM2 / hectareM2)
+	if r, ok := reported[National]; ok {
+		s.ReportedAcres = &r
+	}
+	err = db.QueryRow(ctx, `SELECT coalesce((SELECT acres FROM reported_figures WHERE scope = $1
+		ORDER BY period_to DESC, id DESC LIMIT 1), $2), (SELECT max(updated_at) FROM district_totals)`,
+		National, defaultTarget).Scan(&s.TargetAcres, &s.UpdatedAt)
+	if err != nil {
+		return Summary{}, err
+	}
+	if s.TargetAcres > 0 {
+		s.Progress = Round4(s.MappedAcres / s.TargetAcres)
+	}
+	return s, nil
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"clearmap/internal/acreage"
+)
+
+// filter reads ?crop=&from=&to=&province= and answers 400 itself when one is
+// wrong.
+func (a *api) filter(w http.ResponseWriter, r *http.Request) (acreage.Filter, bool) {
+	q := r.URL.Query()
+	var f acreage.Filter
+	var err error
+	switch f.Crop = q.Get("crop"); f.Crop {
+	case "", "poppy", "cannabis":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("crop=%q: want poppy or cannabis", f.Crop))
+		return f, false
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := q.Get(d.name); v != "" {
+			if *d.dst, err = time.Parse(time.DateOnly, v); err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s=%q: want a date, YYYY-MM-DD", d.name, v))
+				return f, false
+			}
+		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
+		writeError(w, http.StatusBadRequest, "to is before from")
+		return f, false
+	}
+	f.Province = q.Get("province")
+	return f, true
+}
+
+func (a *api) summary(w http.ResponseWriter, r *http.Request) {
+	f, ok := a.filter(w, r)
+	if !ok {
+		return
+	}
+	s, err := acreage.GetSummary(r.Context(), a.DB, f, a.TargetAcres)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+// districts lists every district's figures, as JSON or (?format=csv) CSV.
+func (a *api) districts(w http.ResponseWriter, r *http.Request) {
+	f, ok := a.filter(w, r)
+	if !ok {
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("format=%q: want json or csv", format))
+		return
+	}
+	list, err := acreage.Districts(r.Context(), a.DB, f)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if f.Province != "" && len(list) == 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("province=%q: no such province", f.Province))
+		return
+	}
+	if format != "csv" {
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="districts.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"code", "name", "province", "acres", "gross_acres", "acres_poppy", "acres_cannabis", "reported_acres", "fields", "last_cleared_on"})
+	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	for _, d := range list {
+		reported, last := "", ""
+		if d.ReportedAcres != nil {
+			reported = num(*d.ReportedAcres)
+		}
+		if d.LastClearedOn != nil {
+			last = *d.LastClearedOn
+		}
+		cw.Write([]string{d.Code, d.Name, d.Province, num(d.Acres), num(d.GrossAcres), num(d.AcresPoppy),
+			num(d.AcresCannabis), reported, strconv.Itoa(d.Fields), last})
+	}
+	cw.Flush()
+}
+
+func (a *api) district(w http.ResponseWriter, r *http.Request) {
+	f, ok := a.filter(w, r)
+	if !ok {
+		return
+	}
+	code := chi.URLParam(r, "code")
+	d, err := acreage.OneDistrict(r.Context(), a.DB, f, code)
+	switch {
+	case errors.Is(err, acreage.ErrUnknown):
+		writeError(w, http.StatusNotFound, "no district "+code)
+	case err != nil:
+		a.unavailable(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, d)
+	}
+}
+
+func (a *api) listReported(w http.ResponseWriter, r *http.Request) {
+	list, err := acreage.ListReported(r.Context(), a.DB)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// addReported records an official figure from {"scope", "from", "to",
+// "acres", "source"}.
+func (a *api) addReported(w http.ResponseWriter, r *http.Request) {
+	var n acreage.NewReported
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&n); err != nil {
+		writeError(w, http.StatusBadRequest, `body must be a JSON object {"scope", "from", "to", "acres", "source"}: `+err.Error())
+		return
+	}
+	rep, err := acreage.AddReported(r.Context(), a.DB, n, tokenFrom(r.Context()).Name)
+	var invalid *acreage.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusUnprocessableEntity, invalid.Error())
+	case err != nil:
+		a.unavailable(w, r, err)
+	default:
+		writeJSON(w, http.StatusCreated, rep)
+	}
+}
+
+func (a *api) deleteReported(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err == nil {
+		err = acreage.DeleteReported(r.Context(), a.DB, id, tokenFrom(r.Context()).Name)
+	}
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, acreage.ErrUnknown), errors.Is(err, strconv.ErrSyntax), errors.Is(err, strconv.ErrRange):
+		writeError(w, http.StatusNotFound, "no reported figure "+chi.URLParam(r, "id"))
+	default:
+		a.unavailable(w, r, err)
+	}
+}
