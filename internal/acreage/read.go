@@ -25,6 +25,7 @@ type District struct {
 	// Geometry is the boundary, in District only.
 	Geometry   json.RawMessage `json:"geometry,omitempty"`
 	firstParts int
+	m2         struct{ net, gross, poppy, cannabis float64 } // unrounded, for sums
 }
 
 // ErrUnknown means no district or province has that code.
@@ -78,14 +79,16 @@ func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]
 		if f.Crop != "" {
 			selected = byCrop[f.Crop]
 		}
-		d.Acres, d.GrossAcres = acres(selected.netM2), acres(selected.grossM2)
+		d.m2.net, d.m2.gross = selected.netM2, selected.grossM2
 		d.Fields, d.firstParts = selected.fields, selected.firstParts
 		if f.Crop == "" || f.Crop == "poppy" {
-			d.AcresPoppy = acres(byCrop["poppy"].netM2)
+			d.m2.poppy = byCrop["poppy"].netM2
 		}
 		if f.Crop == "" || f.Crop == "cannabis" {
-			d.AcresCannabis = acres(byCrop["cannabis"].netM2)
+			d.m2.cannabis = byCrop["cannabis"].netM2
 		}
+		d.Acres, d.GrossAcres = acres(d.m2.net), acres(d.m2.gross)
+		d.AcresPoppy, d.AcresCannabis = acres(d.m2.poppy), acres(d.m2.cannabis)
 		if selected.last != nil {
 			day := selected.last.Format(time.DateOnly)
 			d.LastClearedOn = &day
@@ -154,29 +157,37 @@ func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget f
 			p.ReportedAcres = &r
 		}
 	}
-	s := Summary{ByCrop: map[string]float64{"poppy": 0, "cannabis": 0}}
+	// Sums are of square metres; rounding comes last.
+	type sums struct{ net, gross, poppy, cannabis float64 }
+	byProvince := map[string]*sums{}
+	var nation sums
+	s := Summary{}
 	for _, d := range list {
-		p := index[d.Province]
-		p.Acres += d.Acres
-		p.GrossAcres += d.GrossAcres
-		p.AcresPoppy += d.AcresPoppy
-		p.AcresCannabis += d.AcresCannabis
-		p.Fields += d.Fields
+		p := byProvince[d.Province]
+		if p == nil {
+			p = &sums{}
+			byProvince[d.Province] = p
+		}
+		for _, t := range []*sums{p, &nation} {
+			t.net += d.m2.net
+			t.gross += d.m2.gross
+			t.poppy += d.m2.poppy
+			t.cannabis += d.m2.cannabis
+		}
+		index[d.Province].Fields += d.Fields
 		s.Fields += d.firstParts
 	}
 	for i := range provinces {
-		p := &provinces[i]
-		p.Acres, p.GrossAcres = Round4(p.Acres), Round4(p.GrossAcres)
-		p.AcresPoppy, p.AcresCannabis = Round4(p.AcresPoppy), Round4(p.AcresCannabis)
-		s.MappedAcres += p.Acres
-		s.GrossAcres += p.GrossAcres
-		s.ByCrop["poppy"] += p.AcresPoppy
-		s.ByCrop["cannabis"] += p.AcresCannabis
+		if t := byProvince[provinces[i].Code]; t != nil {
+			p := &provinces[i]
+			p.Acres, p.GrossAcres = acres(t.net), acres(t.gross)
+			p.AcresPoppy, p.AcresCannabis = acres(t.poppy), acres(t.cannabis)
+		}
 	}
 	s.ByProvince = provinces
-	s.MappedAcres, s.GrossAcres = Round4(s.MappedAcres), Round4(s.GrossAcres)
-	s.ByCrop["poppy"], s.ByCrop["cannabis"] = Round4(s.ByCrop["poppy"]), Round4(s.ByCrop["cannabis"])
-	s.MappedHectares = Round4(s.MappedAcres * AcreM2 / hectareM2)
+	s.MappedAcres, s.GrossAcres = acres(nation.net), acres(nation.gross)
+	s.ByCrop = map[string]float64{"poppy": acres(nation.poppy), "cannabis": acres(nation.cannabis)}
+	s.MappedHectares = Round4(nation.net / hectareM2)
 	if r, ok := reported[National]; ok {
 		s.ReportedAcres = &r
 	}
