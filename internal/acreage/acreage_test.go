@@ -47,10 +47,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := testdb.Migrated(t)
-	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
-		t.Fatal(err)
-	}
+	pool := testdb.WithBoundaries(t)
 	return &fixture{pool, &ingest.Service{DB: pool, Now: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }}}
 }
 

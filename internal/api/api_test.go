@@ -15,7 +15,6 @@ import (
 
 	"clearmap/internal/api"
 	"clearmap/internal/auth"
-	"clearmap/internal/boundaries"
 	"clearmap/internal/ingest"
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
@@ -45,16 +44,6 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 	}))
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs}
-}
-
-// migratedWithBoundaries is a migrated database with the shipped boundaries.
-func migratedWithBoundaries(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	pool := testdb.Migrated(t)
-	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
-		t.Fatal(err)
-	}
-	return pool
 }
 
 type response struct {

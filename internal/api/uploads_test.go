@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"clearmap/internal/auth"
+	"clearmap/internal/testdb"
 )
 
 // fieldAt is a 0.002° square poppy field (about 10 acres) in Khyber.
@@ -25,7 +26,7 @@ var field = fieldAt("F-1", 71.1, 34.05)
 // per role.
 func uploadService(t *testing.T) (*service, map[auth.Role]string) {
 	t.Helper()
-	s := start(t, migratedWithBoundaries(t))
+	s := start(t, testdb.WithBoundaries(t))
 	tokens := map[auth.Role]string{}
 	for _, role := range []auth.Role{auth.Uploader, auth.Analyst, auth.Admin} {
 		secret, err := auth.Create(context.Background(), s.pool, "t-"+string(role), role, "test")

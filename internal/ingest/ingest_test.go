@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"clearmap/internal/boundaries"
 	"clearmap/internal/ingest"
 	"clearmap/internal/testdb"
 )
@@ -30,10 +29,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := testdb.Migrated(t)
-	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
-		t.Fatal(err)
-	}
+	pool := testdb.WithBoundaries(t)
 	now := func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
 	return &fixture{pool: pool, svc: &ingest.Service{DB: pool, Now: now}}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"clearmap/internal/boundaries"
 	"clearmap/internal/store"
 )
 
@@ -133,4 +134,14 @@ func setReachable(t testing.TB, dbURL string, reachable bool) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// WithBoundaries is Migrated with the shipped district boundaries loaded.
+func WithBoundaries(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool := Migrated(t)
+	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	return pool
 }
