@@ -3,7 +3,8 @@
 -- A field is cut into its parts inside each district it overlaps
 -- (clearance_parts). Parts whose interiors overlap, directly or through
 -- others, form an overlap group: the group's net area is the area of its
--- members' union, and no two parts in different groups overlap. So a
+-- members' union (kept as steps that add up for any date range), and no two
+-- parts in different groups overlap. So a
 -- district's net area is the sum of its ungrouped parts' areas plus the sum
 -- of its groups' nets: exact, and cheap to keep current, since an upload or
 -- retraction only touches the groups its fields overlap. Nearly every field
@@ -35,15 +36,30 @@ CREATE INDEX clearance_parts_group ON clearance_parts (group_id) WHERE group_id 
 CREATE INDEX clearance_parts_key ON clearance_parts (cleared_on, district_code, crop);
 
 CREATE TABLE overlap_groups (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    district_code   text NOT NULL REFERENCES districts (code) ON DELETE CASCADE,
-    first_day       date NOT NULL,
-    last_day        date NOT NULL,
-    net_m2          double precision NOT NULL, -- union of all members
-    net_poppy_m2    double precision NOT NULL, -- union of the poppy members
-    net_cannabis_m2 double precision NOT NULL
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    district_code text NOT NULL REFERENCES districts (code) ON DELETE CASCADE,
+    first_day     date NOT NULL,
+    last_day      date NOT NULL
 );
 CREATE INDEX overlap_groups_district ON overlap_groups (district_code);
+
+-- A group's net area for any date range, as sums (see internal/acreage). For
+-- member days a <= d of a group, with p the member day before a:
+-- w = net(members on days a..d) - net(members on days a..day before d).
+-- A range from..to takes, for each group, the steps with p < from <= a and
+-- d <= to: they add up to the net of exactly the members in range.
+CREATE TABLE group_steps (
+    group_id      bigint NOT NULL REFERENCES overlap_groups (id) ON DELETE CASCADE,
+    district_code text NOT NULL,
+    prev_day      date NOT NULL, -- 1999-12-31 before a group's first day
+    a_day         date NOT NULL,
+    d_day         date NOT NULL,
+    w_m2          double precision NOT NULL, -- all crops
+    w_poppy_m2    double precision NOT NULL,
+    w_cannabis_m2 double precision NOT NULL,
+    PRIMARY KEY (group_id, a_day, d_day)
+);
+CREATE INDEX group_steps_range ON group_steps (a_day, prev_day, d_day);
 
 CREATE TABLE acreage_daily (
     district_code text NOT NULL REFERENCES districts (code) ON DELETE CASCADE,
@@ -73,4 +89,5 @@ CREATE TABLE district_totals (
 DROP TABLE district_totals;
 DROP TABLE acreage_daily;
 DROP TABLE clearance_parts;
+DROP TABLE group_steps;
 DROP TABLE overlap_groups;

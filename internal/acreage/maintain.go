@@ -140,7 +140,7 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", globalLock); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "TRUNCATE clearance_parts, overlap_groups, acreage_daily, district_totals"); err != nil {
+	if _, err := tx.Exec(ctx, "TRUNCATE clearance_parts, group_steps, overlap_groups, acreage_daily, district_totals"); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "true")); err != nil {
@@ -159,9 +159,9 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 		UPDATE clearance_parts p SET group_id = i.group_id
 		FROM clusters c JOIN cluster_ids i USING (district_code, cluster)
 		WHERE p.clearance_id = c.clearance_id AND p.district_code = c.district_code;
-		INSERT INTO overlap_groups (id, district_code, first_day, last_day, net_m2, net_poppy_m2, net_cannabis_m2)
+		INSERT INTO overlap_groups (id, district_code, first_day, last_day)
 		OVERRIDING SYSTEM VALUE
-		SELECT group_id, district_code, '2000-01-01', '2000-01-01', 0, 0, 0 FROM cluster_ids`)
+		SELECT group_id, district_code, '2000-01-01', '2000-01-01' FROM cluster_ids`)
 	if err != nil {
 		return err
 	}
@@ -290,8 +290,8 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 		changed = append(changed, id)
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(`INSERT INTO overlap_groups (id, district_code, first_day, last_day, net_m2, net_poppy_m2, net_cannabis_m2)
-		OVERRIDING SYSTEM VALUE SELECT id, district, '2000-01-01', '2000-01-01', 0, 0, 0
+	batch.Queue(`INSERT INTO overlap_groups (id, district_code, first_day, last_day)
+		OVERRIDING SYSTEM VALUE SELECT id, district, '2000-01-01', '2000-01-01'
 		FROM unnest($1::bigint[], $2::text[]) AS m(id, district)`, newGroups, newDistricts)
 	batch.Queue(`UPDATE clearance_parts p SET group_id = m.target
 		FROM unnest($1::bigint[], $2::bigint[]) AS m(old, target) WHERE p.group_id = m.old`, mergedFrom, target)
@@ -305,17 +305,42 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 	return changed, measureGroups(ctx, tx, changed)
 }
 
-// measureGroups recomputes the dates and net areas of the given groups.
+// measureGroups recomputes the first and last days and the steps of the
+// given groups: for each pair of member days a <= d, the net area its
+// members on days a..d add to those on days a..(the member day before d).
+// Groups are small, so the unions are too.
 func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	_, err := tx.Exec(ctx, `
-		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day,
-		       net_m2 = m.net, net_poppy_m2 = m.poppy, net_cannabis_m2 = m.cannabis
-		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day,
-		             ST_Area(ST_Union(geom)::geography) AS net,
-		             coalesce(ST_Area(ST_Union(geom) FILTER (WHERE crop = 'poppy')::geography), 0) AS poppy,
-		             coalesce(ST_Area(ST_Union(geom) FILTER (WHERE crop = 'cannabis')::geography), 0) AS cannabis
+		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day
+		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day
 		      FROM clearance_parts WHERE group_id = ANY($1) GROUP BY group_id) m
 		WHERE g.id = m.group_id`, groups)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM group_steps WHERE group_id = ANY($1)", groups); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		WITH days AS (
+			SELECT group_id, day, coalesce(lag(day) OVER (PARTITION BY group_id ORDER BY day), '1999-12-31') AS prev
+			FROM (SELECT DISTINCT group_id, cleared_on AS day FROM clearance_parts WHERE group_id = ANY($1)) d),
+		spans AS (
+			SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day, n.net, n.poppy, n.cannabis
+			FROM days a JOIN days e ON e.group_id = a.group_id AND e.day >= a.day
+			CROSS JOIN LATERAL (
+				SELECT ST_Area(ST_Union(p.geom)::geography) AS net,
+				       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'poppy')::geography), 0) AS poppy,
+				       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'cannabis')::geography), 0) AS cannabis
+				FROM clearance_parts p
+				WHERE p.group_id = a.group_id AND p.cleared_on BETWEEN a.day AND e.day) n)
+		INSERT INTO group_steps (group_id, district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
+		SELECT s.group_id, g.district_code, s.prev, s.a_day, s.d_day,
+		       s.net - coalesce(lag(s.net) OVER w, 0),
+		       s.poppy - coalesce(lag(s.poppy) OVER w, 0),
+		       s.cannabis - coalesce(lag(s.cannabis) OVER w, 0)
+		FROM spans s JOIN overlap_groups g ON g.id = s.group_id
+		WINDOW w AS (PARTITION BY s.group_id, s.a_day ORDER BY s.d_day)`, groups)
 	return err
 }
 

@@ -56,7 +56,7 @@ func TestMigrationsApplyFromEmptyAndReapplyAsNoOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTables := []string{"acreage_daily", "audit_log", "clearance_parts", "clearances",
-		"district_totals", "districts", "goose_db_version", "overlap_groups",
+		"district_totals", "districts", "goose_db_version", "group_steps", "overlap_groups",
 		"provinces", "reported_figures", "sessions", "spatial_ref_sys", "tokens",
 		"upload_chunks", "uploads"}
 	if !slices.Equal(tables, wantTables) {
