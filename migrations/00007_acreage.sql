@@ -39,9 +39,13 @@ CREATE TABLE overlap_groups (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     district_code text NOT NULL REFERENCES districts (code) ON DELETE CASCADE,
     first_day     date NOT NULL,
-    last_day      date NOT NULL
+    last_day      date NOT NULL,
+    -- Steps grow with the square of a group's member days; a group with
+    -- more days than internal/acreage allows is unioned per request instead.
+    stepped       boolean NOT NULL DEFAULT true
 );
 CREATE INDEX overlap_groups_district ON overlap_groups (district_code);
+CREATE INDEX overlap_groups_unstepped ON overlap_groups (first_day, last_day) WHERE NOT stepped;
 
 -- A group's net area for any date range, as sums (see internal/acreage). For
 -- member days a <= d of a group, with p the member day before a:

@@ -392,3 +392,23 @@ func nullDate(d time.Time) *time.Time {
 	}
 	return &d
 }
+
+// TestGroupsWithManyDays covers a group with more member days than get
+// steps: it is unioned per request, and must count the same.
+func TestGroupsWithManyDays(t *testing.T) {
+	f := newFixture(t)
+	var features []string
+	for i := 0; i < 20; i++ {
+		features = append(features, field(fmt.Sprintf("CH-%d", i), []string{"poppy", "cannabis"}[i%2],
+			fmt.Sprintf("2026-03-%02d", 1+i), "Polygon", square(71.30+float64(i)*0.0005, 34.0, 0.002)))
+	}
+	f.upload(t, features[:10]...)
+	f.upload(t, poppy("LONE", 71.20, 34.02, 0.002), poppy("PAIR", 71.201, 34.02, 0.002))
+	f.upload(t, features[10:]...)
+	var stepped, unstepped int
+	f.pool.QueryRow(context.Background(), "SELECT count(*) FILTER (WHERE stepped), count(*) FILTER (WHERE NOT stepped) FROM overlap_groups").Scan(&stepped, &unstepped)
+	if stepped != 1 || unstepped != 1 {
+		t.Fatalf("%d stepped and %d unstepped groups, want 1 and 1", stepped, unstepped)
+	}
+	f.matchesRecomputation(t)
+}

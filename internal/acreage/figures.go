@@ -13,7 +13,8 @@ import (
 // crop ('poppy', 'cannabis', 'all') the figures of fields cleared from $1
 // to $2: net area, gross area, fields, first parts, last day. Ungrouped
 // parts come summed by day, groups as the sum of their steps for the range
-// (migrations/00007_acreage.sql): no union is computed.
+// (migrations/00007_acreage.sql); only the rare group with too many member
+// days for steps is unioned, over its members in range.
 const figuresSQL = `
 	WITH daily AS (
 		SELECT district_code, crop, sum(single_m2) AS single, sum(gross_m2) AS gross,
@@ -22,10 +23,20 @@ const figuresSQL = `
 		WHERE day BETWEEN $1::date AND $2::date AND ($3::text[] IS NULL OR district_code = ANY($3))
 		GROUP BY 1, 2),
 	grouped AS (
-		SELECT district_code, sum(w_m2) AS net, sum(w_poppy_m2) AS poppy, sum(w_cannabis_m2) AS cannabis
-		FROM group_steps
-		WHERE prev_day < $1::date AND a_day >= $1::date AND d_day <= $2::date
-		  AND ($3::text[] IS NULL OR district_code = ANY($3))
+		SELECT district_code, sum(net) AS net, sum(poppy) AS poppy, sum(cannabis) AS cannabis FROM (
+			SELECT district_code, w_m2 AS net, w_poppy_m2 AS poppy, w_cannabis_m2 AS cannabis
+			FROM group_steps
+			WHERE prev_day < $1::date AND a_day >= $1::date AND d_day <= $2::date
+			  AND ($3::text[] IS NULL OR district_code = ANY($3))
+			UNION ALL
+			SELECT g.district_code, ST_Area(ST_Union(p.geom)::geography),
+			       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'poppy')::geography), 0),
+			       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'cannabis')::geography), 0)
+			FROM overlap_groups g JOIN clearance_parts p ON p.group_id = g.id
+			WHERE NOT g.stepped AND g.first_day <= $2::date AND g.last_day >= $1::date
+			  AND p.cleared_on BETWEEN $1::date AND $2::date
+			  AND ($3::text[] IS NULL OR g.district_code = ANY($3))
+			GROUP BY g.id, g.district_code) g
 		GROUP BY 1)
 	SELECT daily.district_code, daily.crop,
 	       daily.single + coalesce(CASE daily.crop WHEN 'poppy' THEN grouped.poppy ELSE grouped.cannabis END, 0),

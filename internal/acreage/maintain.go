@@ -305,16 +305,20 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 	return changed, measureGroups(ctx, tx, changed)
 }
 
+// maxSteppedDays bounds a group's steps (n days give n(n+1)/2 of them, each
+// a union): a larger group, rare in real data, is unioned per request.
+const maxSteppedDays = 16
+
 // measureGroups recomputes the first and last days and the steps of the
 // given groups: for each pair of member days a <= d, the net area its
 // members on days a..d add to those on days a..(the member day before d).
-// Groups are small, so the unions are too.
 func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	_, err := tx.Exec(ctx, `
-		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day
-		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day
+		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day, stepped = m.days <= $2
+		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day,
+		             count(DISTINCT cleared_on) AS days
 		      FROM clearance_parts WHERE group_id = ANY($1) GROUP BY group_id) m
-		WHERE g.id = m.group_id`, groups)
+		WHERE g.id = m.group_id`, groups, maxSteppedDays)
 	if err != nil {
 		return err
 	}
@@ -322,18 +326,20 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 		return err
 	}
 	_, err = tx.Exec(ctx, `
-		WITH days AS (
+		WITH members AS MATERIALIZED (
+			SELECT p.group_id, p.cleared_on, p.crop, p.geom FROM clearance_parts p
+			JOIN overlap_groups g ON g.id = p.group_id AND g.stepped WHERE p.group_id = ANY($1)),
+		days AS (
 			SELECT group_id, day, coalesce(lag(day) OVER (PARTITION BY group_id ORDER BY day), '1999-12-31') AS prev
-			FROM (SELECT DISTINCT group_id, cleared_on AS day FROM clearance_parts WHERE group_id = ANY($1)) d),
+			FROM (SELECT DISTINCT group_id, cleared_on AS day FROM members) d),
 		spans AS (
-			SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day, n.net, n.poppy, n.cannabis
+			SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day,
+			       ST_Area(ST_Union(m.geom)::geography) AS net,
+			       coalesce(ST_Area(ST_Union(m.geom) FILTER (WHERE m.crop = 'poppy')::geography), 0) AS poppy,
+			       coalesce(ST_Area(ST_Union(m.geom) FILTER (WHERE m.crop = 'cannabis')::geography), 0) AS cannabis
 			FROM days a JOIN days e ON e.group_id = a.group_id AND e.day >= a.day
-			CROSS JOIN LATERAL (
-				SELECT ST_Area(ST_Union(p.geom)::geography) AS net,
-				       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'poppy')::geography), 0) AS poppy,
-				       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'cannabis')::geography), 0) AS cannabis
-				FROM clearance_parts p
-				WHERE p.group_id = a.group_id AND p.cleared_on BETWEEN a.day AND e.day) n)
+			JOIN members m ON m.group_id = a.group_id AND m.cleared_on BETWEEN a.day AND e.day
+			GROUP BY a.group_id, a.prev, a.day, e.day)
 		INSERT INTO group_steps (group_id, district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
 		SELECT s.group_id, g.district_code, s.prev, s.a_day, s.d_day,
 		       s.net - coalesce(lag(s.net) OVER w, 0),
