@@ -63,7 +63,21 @@ CREATE TABLE group_steps (
     w_cannabis_m2 double precision NOT NULL,
     PRIMARY KEY (group_id, a_day, d_day)
 );
-CREATE INDEX group_steps_range ON group_steps (a_day, prev_day, d_day);
+CREATE INDEX group_steps_district ON group_steps (district_code, a_day);
+
+-- The steps summed per district by start: row (f, d) holds the sum of w over
+-- the district's steps with prev_day < f <= a_day ending on day d. A range
+-- from..to reads the rows of the first f >= from with d <= to: at most one
+-- row per day, however many groups there are. Rows exist for every a_day.
+CREATE TABLE step_starts (
+    district_code text NOT NULL,
+    f_day         date NOT NULL,
+    d_day         date NOT NULL,
+    w_m2          double precision NOT NULL,
+    w_poppy_m2    double precision NOT NULL,
+    w_cannabis_m2 double precision NOT NULL,
+    PRIMARY KEY (district_code, f_day, d_day)
+);
 
 CREATE TABLE acreage_daily (
     district_code text NOT NULL REFERENCES districts (code) ON DELETE CASCADE,
@@ -90,6 +104,7 @@ CREATE TABLE district_totals (
 );
 
 -- +goose Down
+DROP TABLE step_starts;
 DROP TABLE district_totals;
 DROP TABLE acreage_daily;
 DROP TABLE clearance_parts;

@@ -361,7 +361,10 @@ func (f *fixture) matchesRecomputation(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	from, to := time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
-	for _, filter := range []acreage.Filter{{}, {Crop: "poppy"}, {Crop: "cannabis"}, {From: from, To: to}, {Crop: "poppy", From: from, To: to}} {
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
+	for _, filter := range []acreage.Filter{{}, {Crop: "poppy"}, {Crop: "cannabis"}, {From: from, To: to},
+		{Crop: "poppy", From: from, To: to}, {From: day(3)}, {To: day(15)}, {From: day(10), To: day(12)},
+		{Crop: "cannabis", From: day(14), To: day(27)}, {From: day(20), To: day(20)}} {
 		got := f.districts(t, filter)
 		rows, err := f.pool.Query(ctx, `
 			SELECT d.code, ST_Area(ST_Union(ST_Intersection(c.geom, d.geom))::geography)

@@ -12,9 +12,9 @@ import (
 // figuresSQL computes per district ($3: these codes, or all if NULL) and
 // crop ('poppy', 'cannabis', 'all') the figures of fields cleared from $1
 // to $2: net area, gross area, fields, first parts, last day. Ungrouped
-// parts come summed by day, groups as the sum of their steps for the range
-// (migrations/00007_acreage.sql); only the rare group with too many member
-// days for steps is unioned, over its members in range.
+// parts come summed by day, groups as their steps for the range, summed in
+// advance per start day (migrations/00007_acreage.sql); only the rare group
+// with too many member days for steps is unioned, over its members in range.
 const figuresSQL = `
 	WITH daily AS (
 		SELECT district_code, crop, sum(single_m2) AS single, sum(gross_m2) AS gross,
@@ -22,12 +22,15 @@ const figuresSQL = `
 		FROM acreage_daily
 		WHERE day BETWEEN $1::date AND $2::date AND ($3::text[] IS NULL OR district_code = ANY($3))
 		GROUP BY 1, 2),
+	starts AS (
+		SELECT d.code AS district_code,
+		       (SELECT min(f_day) FROM step_starts s WHERE s.district_code = d.code AND s.f_day >= $1::date) AS f
+		FROM districts d WHERE $3::text[] IS NULL OR d.code = ANY($3)),
 	grouped AS (
 		SELECT district_code, sum(net) AS net, sum(poppy) AS poppy, sum(cannabis) AS cannabis FROM (
-			SELECT district_code, w_m2 AS net, w_poppy_m2 AS poppy, w_cannabis_m2 AS cannabis
-			FROM group_steps
-			WHERE prev_day < $1::date AND a_day >= $1::date AND d_day <= $2::date
-			  AND ($3::text[] IS NULL OR district_code = ANY($3))
+			SELECT s.district_code, s.w_m2 AS net, s.w_poppy_m2 AS poppy, s.w_cannabis_m2 AS cannabis
+			FROM starts JOIN step_starts s ON s.district_code = starts.district_code
+			     AND s.f_day = starts.f AND s.d_day <= $2::date
 			UNION ALL
 			SELECT g.district_code, ST_Area(ST_Union(p.geom)::geography),
 			       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'poppy')::geography), 0),

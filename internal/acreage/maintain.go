@@ -117,6 +117,9 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	if _, err := tx.Exec(ctx, "DELETE "+parts, uploadID); err != nil {
 		return err
 	}
+	if err := dropSteps(ctx, tx, groups); err != nil {
+		return err
+	}
 	// What is left of each group: one part or none is no group; two or more
 	// keep their group (its members no longer need to be connected: they
 	// still overlap nothing outside it).
@@ -140,7 +143,7 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", globalLock); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "TRUNCATE clearance_parts, group_steps, overlap_groups, acreage_daily, district_totals"); err != nil {
+	if _, err := tx.Exec(ctx, "TRUNCATE clearance_parts, group_steps, step_starts, overlap_groups, acreage_daily, district_totals"); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "true")); err != nil {
@@ -289,6 +292,9 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 		}
 		changed = append(changed, id)
 	}
+	if err := dropSteps(ctx, tx, mergedFrom); err != nil {
+		return nil, err
+	}
 	batch := &pgx.Batch{}
 	batch.Queue(`INSERT INTO overlap_groups (id, district_code, first_day, last_day)
 		OVERRIDING SYSTEM VALUE SELECT id, district, '2000-01-01', '2000-01-01'
@@ -322,7 +328,7 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM group_steps WHERE group_id = ANY($1)", groups); err != nil {
+	if err := dropSteps(ctx, tx, groups); err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `
@@ -339,14 +345,66 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 			       coalesce(ST_Area(ST_Union(m.geom) FILTER (WHERE m.crop = 'cannabis')::geography), 0) AS cannabis
 			FROM days a JOIN days e ON e.group_id = a.group_id AND e.day >= a.day
 			JOIN members m ON m.group_id = a.group_id AND m.cleared_on BETWEEN a.day AND e.day
-			GROUP BY a.group_id, a.prev, a.day, e.day)
-		INSERT INTO group_steps (group_id, district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
-		SELECT s.group_id, g.district_code, s.prev, s.a_day, s.d_day,
-		       s.net - coalesce(lag(s.net) OVER w, 0),
-		       s.poppy - coalesce(lag(s.poppy) OVER w, 0),
-		       s.cannabis - coalesce(lag(s.cannabis) OVER w, 0)
-		FROM spans s JOIN overlap_groups g ON g.id = s.group_id
-		WINDOW w AS (PARTITION BY s.group_id, s.a_day ORDER BY s.d_day)`, groups)
+			GROUP BY a.group_id, a.prev, a.day, e.day),
+		added AS (
+			INSERT INTO group_steps (group_id, district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
+			SELECT s.group_id, g.district_code, s.prev, s.a_day, s.d_day,
+			       s.net - coalesce(lag(s.net) OVER w, 0),
+			       s.poppy - coalesce(lag(s.poppy) OVER w, 0),
+			       s.cannabis - coalesce(lag(s.cannabis) OVER w, 0)
+			FROM spans s JOIN overlap_groups g ON g.id = s.group_id
+			WINDOW w AS (PARTITION BY s.group_id, s.a_day ORDER BY s.d_day)
+			RETURNING district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
+		INSERT INTO step_delta SELECT * FROM added`, groups)
+	return err
+}
+
+// createStepDelta makes the table where step changes wait to be applied
+// to step_starts.
+const createStepDelta = `CREATE TEMP TABLE IF NOT EXISTS step_delta (
+	district_code text, prev_day date, a_day date, d_day date,
+	w_m2 float8, w_poppy_m2 float8, w_cannabis_m2 float8) ON COMMIT DROP`
+
+// dropSteps deletes the steps of the given groups, remembering them (with
+// their sign turned) for applyStepDelta. Groups must lose their steps this
+// way before they are deleted.
+func dropSteps(ctx context.Context, tx pgx.Tx, groups []int64) error {
+	if _, err := tx.Exec(ctx, createStepDelta); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `
+		WITH gone AS (DELETE FROM group_steps WHERE group_id = ANY($1)
+		              RETURNING district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
+		INSERT INTO step_delta SELECT district_code, prev_day, a_day, d_day, -w_m2, -w_poppy_m2, -w_cannabis_m2 FROM gone`, groups)
+	return err
+}
+
+// applyStepDelta brings step_starts up to date with the remembered step
+// changes: existing start days take the changes to the steps they fall
+// under; start days new to a district are summed from all its steps.
+func applyStepDelta(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, createStepDelta+`;
+		CREATE TEMP TABLE new_start_days ON COMMIT DROP AS
+		SELECT DISTINCT d.district_code, d.a_day AS f_day FROM step_delta d
+		WHERE d.w_m2 >= 0 AND NOT EXISTS (
+			SELECT 1 FROM step_starts t WHERE t.district_code = d.district_code AND t.f_day = d.a_day);
+		INSERT INTO step_starts AS t (district_code, f_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
+		SELECT d.district_code, f.f_day, d.d_day, sum(d.w_m2), sum(d.w_poppy_m2), sum(d.w_cannabis_m2)
+		FROM step_delta d
+		JOIN (SELECT DISTINCT district_code, f_day FROM step_starts
+		      WHERE district_code IN (SELECT district_code FROM step_delta)) f
+		  ON f.district_code = d.district_code AND f.f_day > d.prev_day AND f.f_day <= d.a_day
+		GROUP BY 1, 2, 3
+		ON CONFLICT (district_code, f_day, d_day) DO UPDATE SET
+			w_m2 = t.w_m2 + excluded.w_m2, w_poppy_m2 = t.w_poppy_m2 + excluded.w_poppy_m2,
+			w_cannabis_m2 = t.w_cannabis_m2 + excluded.w_cannabis_m2;
+		INSERT INTO step_starts (district_code, f_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
+		SELECT s.district_code, n.f_day, s.d_day, sum(s.w_m2), sum(s.w_poppy_m2), sum(s.w_cannabis_m2)
+		FROM new_start_days n
+		JOIN group_steps s ON s.district_code = n.district_code AND s.prev_day < n.f_day AND n.f_day <= s.a_day
+		GROUP BY 1, 2, 3;
+		DROP TABLE new_start_days;
+		TRUNCATE step_delta`)
 	return err
 }
 
@@ -373,6 +431,9 @@ func touch(ctx context.Context, tx pgx.Tx, query string, args ...any) error {
 // refresh recomputes the daily sums of the touched keys and the totals of
 // their districts, then forgets the keys.
 func refresh(ctx context.Context, tx pgx.Tx) error {
+	if err := applyStepDelta(ctx, tx); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `
 		CREATE TEMP TABLE IF NOT EXISTS touched (district_code text, crop text, day date) ON COMMIT DROP;
 		-- A new temporary table has no statistics; without them the planner
