@@ -98,6 +98,11 @@ func Loaded(ctx context.Context, db *pgxpool.Pool) (bool, error) {
 func Load(ctx context.Context, db *pgxpool.Pool, set Set, actor string) (Result, error) {
 	var result Result
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		// Recomputing the acreage of a million fields takes minutes, far
+		// beyond the statement timeout meant for requests.
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = '1h'"); err != nil {
+			return err
+		}
 		// Two loads at once would interleave their upserts and deletes.
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('clearmap.boundaries'))"); err != nil {
 			return err
