@@ -17,6 +17,7 @@ import (
 	"clearmap/internal/config"
 	"clearmap/internal/ingest"
 	"clearmap/internal/store"
+	"clearmap/internal/tiles"
 )
 
 // HTTP timeouts. Reads and writes are long enough for a 64 MiB upload over a
@@ -69,6 +70,7 @@ func serve(ctx context.Context, e env, args []string) error {
 			Ingest:         &ingest.Service{DB: pool},
 			MaxUploadBytes: cfg.MaxUploadBytes,
 			TargetAcres:    cfg.TargetAcres,
+			Tiles:          &tiles.Service{DB: pool},
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

@@ -13,6 +13,7 @@ import (
 	"clearmap/internal/auth"
 	"clearmap/internal/ingest"
 	"clearmap/internal/store"
+	"clearmap/internal/tiles"
 	"clearmap/web"
 )
 
@@ -26,6 +27,7 @@ type Deps struct {
 	MaxUploadBytes int64
 	// TargetAcres is the national target until a national figure is recorded.
 	TargetAcres float64
+	Tiles       *tiles.Service
 }
 
 type api struct {
@@ -47,6 +49,14 @@ func New(d Deps) http.Handler {
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
 	r.Handle("/", http.FileServerFS(web.FS))
+
+	r.Group(func(r chi.Router) {
+		r.Use(a.authenticate, require(auth.Analyst))
+		r.Get("/tiles/{z}/{x}/{y}.mvt", a.tile)
+		r.Get("/tiles/{z}/{x}/{y}.pbf", a.tile)
+		r.Get("/tiles.json", a.tileJSON)
+		r.Get("/style.json", a.style)
+	})
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.authenticate)

@@ -18,6 +18,7 @@ import (
 	"clearmap/internal/ingest"
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
+	"clearmap/internal/tiles"
 )
 
 // service is a running API on its own database.
@@ -41,6 +42,7 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 		Ingest:         &ingest.Service{DB: pool},
 		MaxUploadBytes: 64 << 10,
 		TargetAcres:    40659,
+		Tiles:          &tiles.Service{DB: pool},
 	}))
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs}

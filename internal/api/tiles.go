@@ -1,0 +1,181 @@
+package api
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"clearmap/geodata"
+	"clearmap/internal/tiles"
+)
+
+// tile serves /tiles/{z}/{x}/{y}.mvt (and .pbf): 204 when empty, 400 out of
+// range, gzip when accepted, ETag and 304.
+func (a *api) tile(w http.ResponseWriter, r *http.Request) {
+	var c tiles.Coordinate
+	var err error
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"z", &c.Z}, {"x", &c.X}, {"y", &c.Y}} {
+		if *p.dst, err = strconv.Atoi(chi.URLParam(r, p.name)); err != nil {
+			writeError(w, http.StatusBadRequest, "tile coordinates must be whole numbers: /tiles/{z}/{x}/{y}.mvt")
+			return
+		}
+	}
+	if !c.Valid() {
+		writeError(w, http.StatusBadRequest, "no such tile: z must be 0 to 22, and x and y 0 to 2^z - 1")
+		return
+	}
+	f, ok := a.filter(w, r)
+	if !ok {
+		return
+	}
+	tile, err := a.Tiles.Tile(r.Context(), c, f)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "private, no-cache") // revalidate: figures change with every upload
+	h.Set("Vary", "Accept-Encoding")
+	if len(tile) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	sum := sha256.Sum256(tile)
+	etag := hex.EncodeToString(sum[:16])
+	gz := strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
+	if gz {
+		etag += "-gz" // a different representation needs its own strong ETag
+	}
+	etag = `"` + etag + `"`
+	h.Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/vnd.mapbox-vector-tile")
+	if gz {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(tile)
+		zw.Close()
+		tile = buf.Bytes()
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(tile)))
+	w.Write(tile)
+}
+
+// baseURL is the service's address as the client sees it, behind a proxy
+// too (X-Forwarded-Proto, X-Forwarded-Host).
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		scheme = p
+	}
+	host := r.Host
+	if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
+		host = strings.TrimSpace(strings.Split(fh, ",")[0])
+	}
+	return scheme + "://" + host
+}
+
+// passOn keeps the query values a tile URL must carry: the filters, and a
+// token given in the query (GIS tools that cannot set headers).
+func passOn(r *http.Request) string {
+	q := url.Values{}
+	for _, k := range []string{"crop", "from", "to", "access_token"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// Pakistan's extent, from geodata/SOURCE.md §5.
+var pakistanBounds = []float64{60.872855, 24.051648, 77.120391, 37.091675}
+
+// tileJSON describes the tiles (TileJSON 3.0.0).
+func (a *api) tileJSON(w http.ResponseWriter, r *http.Request) {
+	if _, ok := a.filter(w, r); !ok {
+		return
+	}
+	field := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tilejson":    "3.0.0",
+		"name":        "clearmap",
+		"description": "Cleared poppy and cannabis fields in Pakistan, and cleared acres per district",
+		"scheme":      "xyz",
+		"tiles":       []string{baseURL(r) + "/tiles/{z}/{x}/{y}.mvt" + passOn(r)},
+		"minzoom":     tiles.MinZoom,
+		"maxzoom":     16,
+		"bounds":      pakistanBounds,
+		"center":      []float64{69.3, 30.4, 5},
+		"attribution": geodata.Attribution,
+		"vector_layers": []map[string]any{
+			{"id": "districts", "description": "District boundaries with cleared acres under the filters", "minzoom": 0, "maxzoom": 16,
+				"fields": field("code", "String", "name", "String", "province", "String", "acres", "Number",
+					"acres_poppy", "Number", "acres_cannabis", "Number", "fields", "Number")},
+			{"id": "clearances", "description": "Cleared fields: polygons from zoom 10, points below", "minzoom": 0, "maxzoom": 16,
+				"fields": field("id", "Number", "crop", "String", "cleared_on", "String", "acres", "Number",
+					"team", "String", "upload_id", "Number")},
+		},
+	})
+}
+
+// style is a MapLibre style on the service's own tiles: the district
+// choropleth, and the fields coloured by crop. It names no glyphs or
+// sprites, so it works with no internet.
+func (a *api) style(w http.ResponseWriter, r *http.Request) {
+	if _, ok := a.filter(w, r); !ok {
+		return
+	}
+	cropColour := []any{"match", []any{"get", "crop"}, "poppy", "#c2185b", "cannabis", "#2e7d32", "#555555"}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version": 8,
+		"name":    "clearmap",
+		"center":  []float64{69.3, 30.4},
+		"zoom":    5,
+		"sources": map[string]any{
+			"clearmap": map[string]any{"type": "vector", "url": baseURL(r) + "/tiles.json" + passOn(r)},
+		},
+		"layers": []map[string]any{
+			{"id": "background", "type": "background", "paint": map[string]any{"background-color": "#f4f1ea"}},
+			{"id": "districts-fill", "type": "fill", "source": "clearmap", "source-layer": "districts",
+				"paint": map[string]any{
+					"fill-color": []any{"interpolate", []any{"linear"}, []any{"get", "acres"},
+						0, "#fff7ec", 10, "#fdd49e", 100, "#fc8d59", 1000, "#d7301f", 10000, "#7f0000"},
+					"fill-opacity": 0.75,
+				}},
+			{"id": "districts-line", "type": "line", "source": "clearmap", "source-layer": "districts",
+				"paint": map[string]any{"line-color": "#6d6d6d", "line-width": 0.6}},
+			{"id": "clearances-points", "type": "circle", "source": "clearmap", "source-layer": "clearances",
+				"maxzoom": tiles.PolygonZoom, "filter": []any{"==", []any{"geometry-type"}, "Point"},
+				"paint": map[string]any{"circle-color": cropColour, "circle-radius": 2.5, "circle-opacity": 0.8}},
+			{"id": "clearances-fill", "type": "fill", "source": "clearmap", "source-layer": "clearances",
+				"minzoom": tiles.PolygonZoom, "filter": []any{"==", []any{"geometry-type"}, "Polygon"},
+				"paint": map[string]any{"fill-color": cropColour, "fill-opacity": 0.6, "fill-outline-color": "#222222"}},
+		},
+	})
+}

@@ -1,0 +1,203 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/maptile"
+
+	"clearmap/internal/auth"
+)
+
+// tileOf is the tile at zoom z holding the point.
+func tileOf(lon, lat float64, z int) string {
+	t := maptile.At(orb.Point{lon, lat}, maptile.Zoom(z))
+	return fmt.Sprintf("/tiles/%d/%d/%d.mvt", t.Z, t.X, t.Y)
+}
+
+func decodeTile(t *testing.T, r response, gzipped bool) map[string]*mvt.Layer {
+	t.Helper()
+	if r.status != 200 || r.header.Get("Content-Type") != "application/vnd.mapbox-vector-tile" {
+		t.Fatalf("tile: %d %s", r.status, r.header)
+	}
+	var layers mvt.Layers
+	var err error
+	if gzipped {
+		layers, err = mvt.UnmarshalGzipped([]byte(r.body))
+	} else {
+		layers, err = mvt.Unmarshal([]byte(r.body))
+	}
+	if err != nil {
+		t.Fatalf("not an MVT: %v", err)
+	}
+	byName := map[string]*mvt.Layer{}
+	for _, l := range layers {
+		byName[l.Name] = l
+		if l.Version != 2 || l.Extent != 4096 {
+			t.Fatalf("layer %s: version %d extent %d", l.Name, l.Version, l.Extent)
+		}
+	}
+	return byName
+}
+
+func TestTiles(t *testing.T) {
+	ctx := context.Background()
+	s, tokens := uploadService(t)
+	analyst := tokens[auth.Analyst]
+	up := func(features ...string) {
+		r := s.post(t, "/api/v1/uploads", tokens[auth.Uploader], "application/geo+json",
+			[]byte(`{"type":"FeatureCollection","features":[`+strings.Join(features, ",")+`]}`))
+		if r.status != 201 {
+			t.Fatal(r.body)
+		}
+	}
+	// Two poppy fields and one cannabis field near each other in Khyber.
+	up(fieldAt("P-1", 71.100, 34.050), fieldAt("P-2", 71.1004, 34.0504),
+		strings.Replace(fieldAt("C-1", 71.1008, 34.054), "poppy", "cannabis", 1))
+
+	z12 := tileOf(71.101, 34.051, 12)
+	r := s.send(t, "GET", z12, analyst, nil)
+	layers := decodeTile(t, r, false)
+	clearances := layers["clearances"]
+	if clearances == nil || len(clearances.Features) != 3 {
+		t.Fatalf("z12 clearances: %+v", clearances)
+	}
+	ids := map[string]bool{}
+	for _, f := range clearances.Features {
+		if _, ok := f.Geometry.(orb.Polygon); !ok {
+			t.Fatalf("z12 clearance is a %T, want a polygon", f.Geometry)
+		}
+		ids[fmt.Sprint(f.ID)] = true
+		if f.Properties["crop"] != "poppy" && f.Properties["crop"] != "cannabis" || f.Properties["cleared_on"] != "2026-03-14" {
+			t.Fatalf("attributes %v", f.Properties)
+		}
+	}
+	rows, _ := s.pool.Query(ctx, "SELECT id FROM clearances ORDER BY id")
+	stored, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(stored) != 3 {
+		t.Fatalf("stored %v, %v", stored, err)
+	}
+	for _, id := range stored {
+		if !ids[fmt.Sprint(id)] {
+			t.Fatalf("clearance %d has no feature with its id; ids %v", id, ids)
+		}
+	}
+	found := false
+	for _, f := range layers["districts"].Features {
+		if f.Properties["code"] == "PK-KP-KHYBER" {
+			found = true
+			var acres float64
+			s.pool.QueryRow(ctx, "SELECT net_m2 / 4046.8564224 FROM district_totals WHERE district_code = 'PK-KP-KHYBER' AND crop = 'all'").Scan(&acres)
+			if got := f.Properties["acres"].(float64); got < acres-1e-3 || got > acres+1e-3 || f.Properties["fields"].(float64) != 3 || f.ID == nil {
+				t.Fatalf("Khyber feature %v (id %v), want %v acres", f.Properties, f.ID, acres)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no Khyber feature in the districts layer")
+	}
+
+	// Below zoom 10: points, and the two poppy fields 40 m apart share a 4-pixel cell.
+	r = s.send(t, "GET", tileOf(71.101, 34.051, 6), analyst, nil)
+	points := decodeTile(t, r, false)["clearances"]
+	if points == nil || len(points.Features) != 2 {
+		t.Fatalf("z6 clearances: %d, want 2 after thinning", len(points.Features))
+	}
+	for _, f := range points.Features {
+		if _, ok := f.Geometry.(orb.Point); !ok {
+			t.Fatalf("z6 clearance is a %T", f.Geometry)
+		}
+	}
+
+	// Filters reach the tiles.
+	r = s.send(t, "GET", z12+"?crop=cannabis", analyst, nil)
+	if l := decodeTile(t, r, false)["clearances"]; l == nil || len(l.Features) != 1 || l.Features[0].Properties["crop"] != "cannabis" {
+		t.Fatalf("crop=cannabis: %+v", l)
+	}
+	r = s.send(t, "GET", z12+"?from=2026-04-01", analyst, nil)
+	if l := decodeTile(t, r, false)["clearances"]; l != nil && len(l.Features) > 0 {
+		t.Fatal("from=2026-04-01 still shows March fields")
+	}
+
+	// gzip, ETag and 304; a new field changes the tile at once.
+	r = s.send(t, "GET", z12, analyst, nil, "Accept-Encoding", "gzip")
+	if r.header.Get("Content-Encoding") != "gzip" || len(decodeTile(t, r, true)["clearances"].Features) != 3 {
+		t.Fatalf("gzip: %v", r.header)
+	}
+	etag := r.header.Get("ETag")
+	if r := s.send(t, "GET", z12, analyst, nil, "Accept-Encoding", "gzip", "If-None-Match", etag); r.status != 304 {
+		t.Fatalf("If-None-Match: %d", r.status)
+	}
+	up(fieldAt("P-3", 71.104, 34.053))
+	r = s.send(t, "GET", z12, analyst, nil, "Accept-Encoding", "gzip", "If-None-Match", etag)
+	if r.status != 200 || len(decodeTile(t, r, true)["clearances"].Features) != 4 {
+		t.Fatalf("after an upload: %d", r.status)
+	}
+
+	// Empty tile, bad coordinates, no token.
+	if r := s.send(t, "GET", "/tiles/10/0/0.mvt", analyst, nil); r.status != 204 || r.body != "" {
+		t.Fatalf("empty tile: %d", r.status)
+	}
+	if r := s.send(t, "GET", strings.Replace(z12, ".mvt", ".pbf", 1), analyst, nil); r.status != 200 {
+		t.Fatalf(".pbf: %d", r.status)
+	}
+	for _, path := range []string{"/tiles/23/0/0.mvt", "/tiles/2/4/0.mvt", "/tiles/2/0/-1.mvt", "/tiles/a/0/0.mvt", "/tiles/2/0/0.mvt?crop=wheat"} {
+		if r := s.send(t, "GET", path, analyst, nil); r.status != 400 {
+			t.Errorf("%s: %d", path, r.status)
+		}
+	}
+	wantError(t, s.send(t, "GET", z12, "", nil), 401, "a token is required")
+	if r := s.send(t, "GET", z12+"?access_token="+analyst, "", nil); r.status != 200 {
+		t.Fatalf("access_token: %d", r.status)
+	}
+}
+
+func TestTileJSONAndStyle(t *testing.T) {
+	s, tokens := uploadService(t)
+	analyst := tokens[auth.Analyst]
+	r := s.send(t, "GET", "/tiles.json?crop=poppy&access_token="+analyst, "", nil,
+		"X-Forwarded-Proto", "https", "X-Forwarded-Host", "maps.example.org")
+	var tj struct {
+		TileJSON     string    `json:"tilejson"`
+		Tiles        []string  `json:"tiles"`
+		MinZoom      int       `json:"minzoom"`
+		MaxZoom      int       `json:"maxzoom"`
+		Bounds       []float64 `json:"bounds"`
+		Attribution  string    `json:"attribution"`
+		VectorLayers []struct {
+			ID     string            `json:"id"`
+			Fields map[string]string `json:"fields"`
+		} `json:"vector_layers"`
+	}
+	r.json(t, &tj)
+	want := "https://maps.example.org/tiles/{z}/{x}/{y}.mvt?access_token=" + analyst + "&crop=poppy"
+	if r.status != 200 || tj.TileJSON != "3.0.0" || len(tj.Tiles) != 1 || tj.Tiles[0] != want || tj.MinZoom != 0 || tj.MaxZoom < 14 ||
+		len(tj.Bounds) != 4 || tj.Bounds[0] < 60 || tj.Bounds[2] > 78 || !strings.Contains(tj.Attribution, "OpenStreetMap contributors") {
+		t.Fatalf("tilejson %d %+v", r.status, tj)
+	}
+	if len(tj.VectorLayers) != 2 || tj.VectorLayers[0].ID != "districts" || tj.VectorLayers[0].Fields["acres"] != "Number" ||
+		tj.VectorLayers[1].ID != "clearances" || tj.VectorLayers[1].Fields["crop"] != "String" {
+		t.Fatalf("vector_layers %+v", tj.VectorLayers)
+	}
+
+	r = s.send(t, "GET", "/style.json", analyst, nil)
+	var style struct {
+		Version int
+		Sources map[string]struct{ Type, URL string }
+		Layers  []struct{ ID, Source string }
+	}
+	r.json(t, &style)
+	src := style.Sources["clearmap"]
+	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 5 {
+		t.Fatalf("style %d %+v", r.status, style)
+	}
+	if strings.Contains(r.body, "glyphs") || strings.Contains(r.body, "sprite") {
+		t.Fatal("the style needs resources from elsewhere")
+	}
+	wantError(t, s.send(t, "GET", "/style.json", tokens[auth.Uploader], nil), 403, "the uploader role may not do this")
+}

@@ -1,0 +1,112 @@
+// Package tiles builds Mapbox Vector Tiles (MVT 2.1) of districts and
+// clearances in PostGIS, from the geometry kept in EPSG:3857.
+//
+// Layer districts carries each district's figures under the request's
+// filters; layer clearances carries the fields: polygons from zoom 10 up,
+// below that one point per field (a field is under a pixel there), thinned
+// to one point per 4×4-pixel cell so low zooms stay small.
+package tiles
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clearmap/internal/acreage"
+)
+
+// Zoom levels served.
+const (
+	MinZoom = 0
+	MaxZoom = 22
+	// PolygonZoom is the first zoom at which clearances are polygons.
+	PolygonZoom = 10
+	extent      = 4096
+	buffer      = 64
+)
+
+// Coordinate is one tile's address.
+type Coordinate struct{ Z, X, Y int }
+
+// Valid reports whether the tile exists.
+func (c Coordinate) Valid() bool {
+	if c.Z < MinZoom || c.Z > MaxZoom || c.X < 0 || c.Y < 0 {
+		return false
+	}
+	n := 1 << c.Z
+	return c.X < n && c.Y < n
+}
+
+// Service builds tiles.
+type Service struct {
+	DB *pgxpool.Pool
+}
+
+// tileSQL builds both layers in one statement. $1–$3 z, x, y; $4–$8 the
+// districts' figures; $9 the simplification tolerance in metres; $10 crop
+// (” for both), $11–$12 the date range; $13 the thinning cell in metres.
+const tileSQL = `
+	WITH bounds AS (
+		SELECT ST_TileEnvelope($1, $2, $3) AS env,
+		       ST_TileEnvelope($1, $2, $3, margin => ` + "64.0 / 4096" + `) AS env_buffered),
+	figures AS (
+		SELECT * FROM unnest($4::text[], $5::float8[], $6::float8[], $7::float8[], $8::int[])
+		       AS f(code, acres, acres_poppy, acres_cannabis, fields)),
+	district_features AS (
+		SELECT hashtextextended(d.code, 0) & 9223372036854775807 AS fid, d.code, d.name,
+		       d.province_code AS province, f.acres, f.acres_poppy, f.acres_cannabis, f.fields,
+		       ST_AsMVTGeom(ST_SimplifyPreserveTopology(d.geom_3857, $9), b.env, 4096, 64, true) AS geom
+		FROM districts d JOIN figures f ON f.code = d.code, bounds b
+		WHERE d.geom_3857 && b.env_buffered),
+	clearance_polygons AS (
+		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on, round((c.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres,
+		       c.team, c.upload_id, ST_AsMVTGeom(c.geom_3857, b.env, 4096, 64, true) AS geom
+		FROM clearances c, bounds b
+		WHERE $1 >= 10 AND c.geom_3857 && b.env_buffered AND NOT c.retracted
+		  AND ($10 = '' OR c.crop = $10) AND c.cleared_on BETWEEN $11::date AND $12::date),
+	clearance_points AS (
+		SELECT DISTINCT ON (cell) id, crop, cleared_on, acres, team, upload_id,
+		       ST_AsMVTGeom(point_3857, env, 4096, 0, true) AS geom
+		FROM (SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
+		             round((c.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres, c.team, c.upload_id,
+		             c.point_3857, b.env, ST_SnapToGrid(c.point_3857, $13) AS cell
+		      FROM clearances c, bounds b
+		      WHERE $1 < 10 AND c.point_3857 && b.env AND NOT c.retracted
+		        AND ($10 = '' OR c.crop = $10) AND c.cleared_on BETWEEN $11::date AND $12::date) p
+		ORDER BY cell, id),
+	clearance_features AS (
+		SELECT * FROM clearance_polygons WHERE geom IS NOT NULL
+		UNION ALL SELECT * FROM clearance_points WHERE geom IS NOT NULL)
+	SELECT coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid') FROM district_features t WHERE geom IS NOT NULL), '')
+	    || coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id') FROM clearance_features t), '')`
+
+// Tile returns the tile's bytes; empty when it has no features.
+func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]byte, error) {
+	districts, err := acreage.Districts(ctx, s.DB, acreage.Filter{Crop: f.Crop, From: f.From, To: f.To})
+	if err != nil {
+		return nil, err
+	}
+	n := len(districts)
+	codes, acres, poppy, cannabis, fields := make([]string, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]int32, n)
+	for i, d := range districts {
+		codes[i], acres[i], poppy[i], cannabis[i], fields[i] = d.Code, d.Acres, d.AcresPoppy, d.AcresCannabis, int32(d.Fields)
+	}
+	from, to := "2000-01-01", "9999-12-31"
+	if !f.From.IsZero() {
+		from = f.From.Format(time.DateOnly)
+	}
+	if !f.To.IsZero() {
+		to = f.To.Format(time.DateOnly)
+	}
+	// A tile pixel, in metres of Web Mercator at this zoom.
+	pixel := 2 * 20037508.342789244 / float64(int(1)<<c.Z) / extent
+	var tile []byte
+	err = s.DB.QueryRow(ctx, tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
+		pixel/2, f.Crop, from, to, 4*pixel).Scan(&tile)
+	if err != nil {
+		return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
+	}
+	return tile, nil
+}
