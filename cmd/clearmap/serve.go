@@ -70,7 +70,7 @@ func serve(ctx context.Context, e env, args []string) error {
 			Ingest:         &ingest.Service{DB: pool},
 			MaxUploadBytes: cfg.MaxUploadBytes,
 			TargetAcres:    cfg.TargetAcres,
-			Tiles:          &tiles.Service{DB: pool},
+			Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20),
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

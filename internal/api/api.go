@@ -3,6 +3,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"clearmap/internal/acreage"
 	"clearmap/internal/auth"
 	"clearmap/internal/ingest"
 	"clearmap/internal/store"
@@ -27,7 +29,10 @@ type Deps struct {
 	MaxUploadBytes int64
 	// TargetAcres is the national target until a national figure is recorded.
 	TargetAcres float64
-	Tiles       *tiles.Service
+	// Tiles builds (or remembers) vector tiles: a *tiles.Cache.
+	Tiles interface {
+		Tile(context.Context, tiles.Coordinate, acreage.Filter) ([]byte, error)
+	}
 }
 
 type api struct {

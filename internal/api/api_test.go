@@ -42,7 +42,7 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 		Ingest:         &ingest.Service{DB: pool},
 		MaxUploadBytes: 64 << 10,
 		TargetAcres:    40659,
-		Tiles:          &tiles.Service{DB: pool},
+		Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, 8<<20),
 	}))
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs}

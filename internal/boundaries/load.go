@@ -14,6 +14,7 @@ import (
 	"clearmap/geodata"
 	"clearmap/internal/acreage"
 	"clearmap/internal/audit"
+	"clearmap/internal/tiles"
 )
 
 // Set is a complete boundary set, ready to load.
@@ -127,6 +128,9 @@ func Load(ctx context.Context, db *pgxpool.Pool, set Set, actor string) (Result,
 		}
 		// Every figure depends on where the district lines run.
 		if err := acreage.Rebuild(ctx, tx); err != nil {
+			return err
+		}
+		if err := tiles.RecordEverywhere(ctx, tx); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, actor, "boundaries.load", set.Source, map[string]any{

@@ -26,6 +26,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	MaxUploadBytes   int64
 	TargetAcres      float64
+	TileCacheMB      int
 }
 
 // setting ties a flag to the environment variable that sets its default.
@@ -43,6 +44,7 @@ var settings = []setting{
 	{"shutdown-timeout", "CLEARMAP_SHUTDOWN_TIMEOUT"},
 	{"max-upload-bytes", "CLEARMAP_MAX_UPLOAD_BYTES"},
 	{"target-acres", "CLEARMAP_TARGET_ACRES"},
+	{"tile-cache-mb", "CLEARMAP_TILE_CACHE_MB"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -64,6 +66,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 30*time.Second, "longest a database statement may run (env CLEARMAP_STATEMENT_TIMEOUT)")
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", 64<<20, "largest upload body accepted, in bytes (env CLEARMAP_MAX_UPLOAD_BYTES)")
 	fs.Float64Var(&c.TargetAcres, "target-acres", 40659, "national target in acres until a national reported figure is recorded (env CLEARMAP_TARGET_ACRES)")
+	fs.IntVar(&c.TileCacheMB, "tile-cache-mb", 256, "tile cache size in MB; 0 turns it off (env CLEARMAP_TILE_CACHE_MB)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {
@@ -89,6 +92,9 @@ func (c *Config) Check() error {
 	}
 	if !(c.TargetAcres > 0) || math.IsInf(c.TargetAcres, 0) {
 		problems = append(problems, "target-acres must be a number above 0")
+	}
+	if c.TileCacheMB < 0 {
+		problems = append(problems, "tile-cache-mb cannot be negative")
 	}
 	if c.MaxUploadBytes < 1 {
 		problems = append(problems, "max-upload-bytes must be at least 1")

@@ -20,6 +20,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		"CLEARMAP_SHUTDOWN_TIMEOUT":  "1m",
 		"CLEARMAP_MAX_UPLOAD_BYTES":  "1000",
 		"CLEARMAP_TARGET_ACRES":      "33000",
+		"CLEARMAP_TILE_CACHE_MB":     "0",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))

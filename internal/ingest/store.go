@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"clearmap/internal/acreage"
+	"clearmap/internal/tiles"
 )
 
 // storeClearances moves the staged features that passed every rule into
@@ -66,6 +67,9 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *p
 	}
 
 	if err := acreage.AddUpload(ctx, tx, uploadID); err != nil {
+		return r, err
+	}
+	if err := tiles.RecordUploadChange(ctx, tx, uploadID); err != nil {
 		return r, err
 	}
 	areas, err := acreage.UploadAreas(ctx, tx, uploadID)

@@ -13,6 +13,7 @@ import (
 
 	"clearmap/internal/acreage"
 	"clearmap/internal/audit"
+	"clearmap/internal/tiles"
 )
 
 // Info describes a stored upload.
@@ -121,6 +122,9 @@ func Retract(ctx context.Context, db *pgxpool.Pool, id int64, actor string) (Inf
 		}
 		if _, err := tx.Exec(ctx, `UPDATE uploads SET status = 'retracted', retracted_at = now(), retracted_by = $2
 			WHERE id = $1`, id, actor); err != nil {
+			return err
+		}
+		if err := tiles.RecordUploadChange(ctx, tx, id); err != nil {
 			return err
 		}
 		if err := acreage.RemoveUpload(ctx, tx, id); err != nil {

@@ -1,0 +1,143 @@
+package tiles
+
+import (
+	"container/list"
+	"context"
+	"sync"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+
+	"clearmap/internal/acreage"
+)
+
+// Cache keeps built tiles in memory, bounded in bytes, least recently used
+// first out. Before answering it reads the tile_changes written since it
+// last looked and drops exactly the tiles they touch, so a tile served after
+// an upload has returned always shows it, whichever process stored it.
+type Cache struct {
+	svc      *Service
+	maxBytes int64
+
+	mu         sync.Mutex
+	size       int64
+	order      *list.List // front: most recently used
+	entries    map[cacheKey]*list.Element
+	lastChange int64
+	stats      CacheStats
+}
+
+// CacheStats counts what the cache did.
+type CacheStats struct {
+	Hits, Misses, Evictions, Invalidations int64
+}
+
+type cacheKey struct {
+	c              Coordinate
+	crop, from, to string
+}
+
+type cacheEntry struct {
+	key   cacheKey
+	tile  []byte
+	bound orb.Bound // lon/lat, for invalidation
+}
+
+// NewCache returns a cache of at most maxBytes of tiles; 0 turns caching
+// off, so that cold performance can be measured.
+func NewCache(svc *Service, maxBytes int64) *Cache {
+	return &Cache{svc: svc, maxBytes: maxBytes, order: list.New(), entries: map[cacheKey]*list.Element{}}
+}
+
+// Tile returns the tile, from memory when it is there and current.
+func (c *Cache) Tile(ctx context.Context, at Coordinate, f acreage.Filter) ([]byte, error) {
+	if c.maxBytes <= 0 {
+		return c.svc.Tile(ctx, at, f)
+	}
+	if err := c.sync(ctx); err != nil {
+		return nil, err
+	}
+	from, to := f.From.Format("2006-01-02"), f.To.Format("2006-01-02")
+	key := cacheKey{at, f.Crop, from, to}
+	c.mu.Lock()
+	if el, ok := c.entries[key]; ok {
+		c.order.MoveToFront(el)
+		c.stats.Hits++
+		tile := el.Value.(*cacheEntry).tile
+		c.mu.Unlock()
+		return tile, nil
+	}
+	c.stats.Misses++
+	c.mu.Unlock()
+
+	tile, err := c.svc.Tile(ctx, at, f)
+	if err != nil {
+		return nil, err
+	}
+	c.put(&cacheEntry{key: key, tile: tile,
+		bound: maptile.New(uint32(at.X), uint32(at.Y), maptile.Zoom(at.Z)).Bound(float64(buffer) / extent)})
+	return tile, nil
+}
+
+func (c *Cache) put(e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[e.key]; ok || int64(len(e.tile)) > c.maxBytes {
+		return
+	}
+	c.entries[e.key] = c.order.PushFront(e)
+	c.size += int64(len(e.tile))
+	for c.size > c.maxBytes {
+		c.remove(c.order.Back())
+		c.stats.Evictions++
+	}
+}
+
+func (c *Cache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.order.Remove(el)
+	delete(c.entries, e.key)
+	c.size -= int64(len(e.tile))
+}
+
+// sync drops the tiles touched by changes recorded since the last look.
+func (c *Cache) sync(ctx context.Context) error {
+	c.mu.Lock()
+	last := c.lastChange
+	c.mu.Unlock()
+	rows, err := c.svc.DB.Query(ctx, `SELECT id, bbox IS NULL, coalesce(ST_XMin(bbox), 0), coalesce(ST_YMin(bbox), 0),
+		coalesce(ST_XMax(bbox), 0), coalesce(ST_YMax(bbox), 0) FROM tile_changes WHERE id > $1 ORDER BY id`, last)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var everywhere bool
+		var b orb.Bound
+		if err := rows.Scan(&id, &everywhere, &b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if id > c.lastChange {
+			for el := c.order.Front(); el != nil; {
+				next := el.Next()
+				if everywhere || el.Value.(*cacheEntry).bound.Intersects(b) {
+					c.remove(el)
+					c.stats.Invalidations++
+				}
+				el = next
+			}
+			c.lastChange = id
+		}
+		c.mu.Unlock()
+	}
+	return rows.Err()
+}
+
+// Stats returns the counts so far.
+func (c *Cache) Stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}

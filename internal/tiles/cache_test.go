@@ -1,0 +1,160 @@
+package tiles_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/maptile"
+
+	"clearmap/internal/acreage"
+	"clearmap/internal/boundaries"
+	"clearmap/internal/ingest"
+	"clearmap/internal/testdb"
+	"clearmap/internal/tiles"
+)
+
+func at(lon, lat float64, z int) tiles.Coordinate {
+	t := maptile.At(orb.Point{lon, lat}, maptile.Zoom(z))
+	return tiles.Coordinate{Z: int(t.Z), X: int(t.X), Y: int(t.Y)}
+}
+
+// fieldsAndAcres decodes a tile: the clearances in it, and the acres its
+// districts layer gives the district code.
+func fieldsAndAcres(t *testing.T, tile []byte, code string) (int, float64) {
+	t.Helper()
+	layers, err := mvt.Unmarshal(tile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, acres := 0, -1.0
+	for _, l := range layers {
+		switch l.Name {
+		case "clearances":
+			fields = len(l.Features)
+		case "districts":
+			for _, f := range l.Features {
+				if f.Properties["code"] == code {
+					acres = f.Properties["acres"].(float64)
+				}
+			}
+		}
+	}
+	return fields, acres
+}
+
+func square(id string, lon, lat float64) string {
+	return `{"type":"Feature","properties":{"field_id":"` + id + `","crop":"poppy","cleared_on":"2026-03-14"},"geometry":{"type":"Polygon","coordinates":[[[` +
+		strings.Join([]string{ll(lon, lat), ll(lon+0.002, lat), ll(lon+0.002, lat+0.002), ll(lon, lat+0.002), ll(lon, lat)}, "],[") + `]]]}}`
+}
+
+func ll(lon, lat float64) string { return fmt.Sprintf("%g,%g", lon, lat) }
+
+func TestCacheServesUntilTheDataChanges(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	svc := &ingest.Service{DB: pool}
+	cache := tiles.NewCache(&tiles.Service{DB: pool}, 1<<20)
+	upload := func(features ...string) int64 {
+		res, err := svc.Store(ctx, ingest.Upload{Body: strings.NewReader(`{"type":"FeatureCollection","features":[` + strings.Join(features, ",") + `]}`), Uploader: "t"})
+		if err != nil || res.Outcome != ingest.Created {
+			t.Fatalf("%v %+v", err, res.Receipt)
+		}
+		return res.Receipt.ID
+	}
+	get := func(c tiles.Coordinate) []byte {
+		tile, err := cache.Tile(ctx, c, acreage.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tile
+	}
+
+	upload(square("A", 71.10, 34.05))
+	khyber := at(71.101, 34.051, 12)
+	lahore := at(74.3587, 31.5204, 12)
+	first := get(khyber)
+	get(lahore)
+	if n, _ := fieldsAndAcres(t, get(khyber), "PK-KP-KHYBER"); n != 1 {
+		t.Fatalf("%d fields", n)
+	}
+	if s := cache.Stats(); s.Misses != 2 || s.Hits != 1 {
+		t.Fatalf("stats %+v, want 2 misses and a hit", s)
+	}
+
+	// A field inside the Khyber tile: the very next fetch shows it and the
+	// new acreage; the Lahore tile is still served from memory.
+	id := upload(square("B", 71.104, 34.053))
+	tile := get(khyber)
+	n, acres := fieldsAndAcres(t, tile, "PK-KP-KHYBER")
+	_, before := fieldsAndAcres(t, first, "PK-KP-KHYBER")
+	if n != 2 || acres <= before {
+		t.Fatalf("after upload: %d fields, %v acres (before %v)", n, acres, before)
+	}
+	get(lahore)
+	if s := cache.Stats(); s.Hits != 2 || s.Invalidations != 1 {
+		t.Fatalf("stats %+v: want the Lahore tile kept, the Khyber tile dropped", s)
+	}
+
+	// A field elsewhere in Khyber changes Khyber's acreage, so every tile
+	// showing Khyber goes, even one without the field.
+	upload(square("C", 71.30, 33.95))
+	if _, a := fieldsAndAcres(t, get(khyber), "PK-KP-KHYBER"); a <= acres {
+		t.Fatalf("Khyber acres %v after a field elsewhere in Khyber, was %v", a, acres)
+	}
+
+	// Retraction.
+	if _, err := ingest.Retract(ctx, pool, id, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := fieldsAndAcres(t, get(khyber), "PK-KP-KHYBER"); n != 1 {
+		t.Fatalf("after retraction: %d fields", n)
+	}
+
+	// A boundary reload drops everything.
+	before2 := cache.Stats()
+	if _, err := boundaries.Load(ctx, pool, boundaries.Embedded(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	get(lahore)
+	if s := cache.Stats(); s.Misses != before2.Misses+1 {
+		t.Fatalf("after reload the Lahore tile was still cached: %+v", s)
+	}
+}
+
+func TestCacheBoundsAndOff(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	svc := &tiles.Service{DB: pool}
+	coords := []tiles.Coordinate{at(71.1, 34.05, 8), at(74.35, 31.52, 8), at(67.0, 30.18, 8)}
+	var sizes []int
+	for _, c := range coords {
+		tile, err := svc.Tile(ctx, c, acreage.Filter{})
+		if err != nil || len(tile) == 0 {
+			t.Fatalf("tile %v: %d bytes, %v", c, len(tile), err)
+		}
+		sizes = append(sizes, len(tile))
+	}
+	// Room for the two largest tiles but not all three.
+	slices.Sort(sizes)
+	small := tiles.NewCache(svc, int64(sizes[1]+sizes[2]))
+	for _, c := range coords {
+		if _, err := small.Tile(ctx, c, acreage.Filter{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := small.Stats(); s.Evictions != 1 {
+		t.Fatalf("cache of %d bytes for tiles of %v: %+v, want one eviction", sizes[1]+sizes[2], sizes, s)
+	}
+	off := tiles.NewCache(&tiles.Service{DB: pool}, 0)
+	for i := 0; i < 2; i++ {
+		off.Tile(ctx, at(71.1, 34.05, 8), acreage.Filter{})
+	}
+	if s := off.Stats(); s.Hits != 0 || s.Misses != 0 {
+		t.Fatalf("a cache of 0 MB cached: %+v", s)
+	}
+}
