@@ -35,3 +35,4 @@ lint:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseDistricts$$' -fuzztime=$(FUZZTIME) ./internal/boundaries
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAndCheck$$' -fuzztime=$(FUZZTIME) ./internal/ingest
+	$(GO) test -run='^$$' -fuzz='^FuzzParsers$$' -fuzztime=$(FUZZTIME) ./internal/features

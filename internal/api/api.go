@@ -61,6 +61,13 @@ func New(d Deps) http.Handler {
 		r.Get("/tiles/{z}/{x}/{y}.pbf", a.tile)
 		r.Get("/tiles.json", a.tileJSON)
 		r.Get("/style.json", a.style)
+		r.Get("/ogc", a.ogcLanding)
+		r.Get("/ogc/api", a.ogcAPI)
+		r.Get("/ogc/conformance", a.ogcConformance)
+		r.Get("/ogc/collections", a.ogcCollections)
+		r.Get("/ogc/collections/{collection}", a.ogcCollection)
+		r.Get("/ogc/collections/{collection}/items", a.ogcItems)
+		r.Get("/ogc/collections/{collection}/items/{id}", a.ogcItem)
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
