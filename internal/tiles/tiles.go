@@ -4,7 +4,10 @@
 // Layer districts carries each district's figures under the request's
 // filters; layer clearances carries the fields: polygons from zoom 10 up,
 // below that one point per field (a field is under a pixel there), thinned
-// to one point per 4×4-pixel cell so low zooms stay small.
+// to one point per 4×4-pixel cell so low zooms stay small. At zooms 10 and
+// 11, where a field is a few pixels wide and a tile can hold ten thousand,
+// polygons are simplified to half a pixel and acres rounded to 0.1, which
+// keeps the densest tile under 500 KB.
 package tiles
 
 import (
@@ -61,8 +64,11 @@ const tileSQL = `
 		FROM districts d JOIN figures f ON f.code = d.code, bounds b
 		WHERE d.geom_3857 && b.env_buffered),
 	clearance_polygons AS (
-		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on, round((c.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres,
-		       c.team, c.upload_id, ST_AsMVTGeom(c.geom_3857, b.env, 4096, 64, true) AS geom
+		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
+		       round((c.area_m2 / 4046.8564224)::numeric, CASE WHEN $1 < 12 THEN 1 ELSE 4 END)::float8 AS acres,
+		       c.team, c.upload_id,
+		       ST_AsMVTGeom(CASE WHEN $1 < 12 THEN ST_SimplifyPreserveTopology(c.geom_3857, 2 * $9) ELSE c.geom_3857 END,
+		                    b.env, 4096, 64, true) AS geom
 		FROM clearances c, bounds b
 		WHERE $1 >= 10 AND c.geom_3857 && b.env_buffered AND NOT c.retracted
 		  AND ($10 = '' OR c.crop = $10) AND c.cleared_on BETWEEN $11::date AND $12::date),
@@ -79,8 +85,12 @@ const tileSQL = `
 	clearance_features AS (
 		SELECT * FROM clearance_polygons WHERE geom IS NOT NULL
 		UNION ALL SELECT * FROM clearance_points WHERE geom IS NOT NULL)
-	SELECT coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid') FROM district_features t WHERE geom IS NOT NULL), '')
-	    || coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id') FROM clearance_features t), '')`
+	-- Features in a fixed order, so the same data always gives the same
+	-- bytes (and ETag), whatever plan PostgreSQL picks.
+	SELECT coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid')
+	                 FROM (SELECT * FROM district_features WHERE geom IS NOT NULL ORDER BY code) t), '')
+	    || coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id')
+	                 FROM (SELECT * FROM clearance_features ORDER BY id) t), '')`
 
 // Tile returns the tile's bytes; empty when it has no features.
 func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]byte, error) {
@@ -100,11 +110,12 @@ func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]b
 	if !f.To.IsZero() {
 		to = f.To.Format(time.DateOnly)
 	}
-	// A tile pixel, in metres of Web Mercator at this zoom.
-	pixel := 2 * 20037508.342789244 / float64(int(1)<<c.Z) / extent
+	// A screen pixel (a tile is drawn 256 pixels wide), in metres of Web
+	// Mercator at this zoom.
+	pixel := 2 * 20037508.342789244 / float64(int(1)<<c.Z) / 256
 	var tile []byte
 	err = s.DB.QueryRow(ctx, tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
-		pixel/2, f.Crop, from, to, 4*pixel).Scan(&tile)
+		pixel/4, f.Crop, from, to, 4*pixel).Scan(&tile)
 	if err != nil {
 		return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 	}
