@@ -86,7 +86,7 @@ func TestEnvironmentConfiguresAndFlagsOverride(t *testing.T) {
 func TestMigrate(t *testing.T) {
 	url := testdb.New(t)
 	r := clearmap(t, url, "migrate")
-	if r.code != 0 || strings.Count(r.stdout, "applied ") != 9 {
+	if r.code != 0 || strings.Count(r.stdout, "applied ") != 10 {
 		t.Fatalf("first migrate: %+v", r)
 	}
 	r = clearmap(t, url, "migrate")

@@ -102,11 +102,17 @@ func TestTiles(t *testing.T) {
 		t.Fatal("no Khyber feature in the districts layer")
 	}
 
-	// Below zoom 10: points, and the two poppy fields 40 m apart share a 4-pixel cell.
+	// Below zoom 10: points, one per 4×4-pixel cell (10 km at zoom 6): the
+	// three fields, within a kilometre, share one. Filtered, they are thinned
+	// per request: only the cannabis field is left.
 	r = s.send(t, "GET", tileOf(71.101, 34.051, 6), analyst, nil)
 	points := decodeTile(t, r, false)["clearances"]
-	if points == nil || len(points.Features) != 2 {
-		t.Fatalf("z6 clearances: %d, want 2 after thinning", len(points.Features))
+	if points == nil || len(points.Features) != 1 {
+		t.Fatalf("z6 clearances: %+v, want 1 after thinning", points)
+	}
+	r = s.send(t, "GET", tileOf(71.101, 34.051, 6)+"?crop=cannabis", analyst, nil)
+	if l := decodeTile(t, r, false)["clearances"]; l == nil || len(l.Features) != 1 || l.Features[0].Properties["crop"] != "cannabis" {
+		t.Fatalf("z6 crop=cannabis: %+v", l)
 	}
 	for _, f := range points.Features {
 		if _, ok := f.Geometry.(orb.Point); !ok {

@@ -72,6 +72,9 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *p
 	if err := tiles.RecordUploadChange(ctx, tx, uploadID); err != nil {
 		return r, err
 	}
+	if err := tiles.AddPoints(ctx, tx, uploadID); err != nil {
+		return r, err
+	}
 	areas, err := acreage.UploadAreas(ctx, tx, uploadID)
 	if err != nil {
 		return r, err

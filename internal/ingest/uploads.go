@@ -134,6 +134,9 @@ func Retract(ctx context.Context, db *pgxpool.Pool, id int64, actor string) (Inf
 		if err != nil {
 			return err
 		}
+		if err := tiles.RemovePoints(ctx, tx, id); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, actor, "upload.retract", "upload "+itoa(id), map[string]any{"clearances": tag.RowsAffected()})
 	})
 	if err != nil {

@@ -158,3 +158,51 @@ func TestCacheBoundsAndOff(t *testing.T) {
 		t.Fatalf("a cache of 0 MB cached: %+v", s)
 	}
 }
+
+// TestPointCellsFollowRetraction checks that a cell whose field is
+// retracted shows another field of the cell.
+func TestPointCellsFollowRetraction(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	svc := &ingest.Service{DB: pool}
+	store := func(f string) int64 {
+		res, err := svc.Store(ctx, ingest.Upload{Body: strings.NewReader(f), Uploader: "t"})
+		if err != nil || res.Outcome != ingest.Created {
+			t.Fatalf("%v %+v", err, res.Receipt)
+		}
+		return res.Receipt.ID
+	}
+	first := store(square("A", 71.10, 34.05))
+	store(square("B", 71.1001, 34.05)) // 10 m away: the same cell
+	tiler := &tiles.Service{DB: pool}
+	ids := func() []any {
+		tile, err := tiler.Tile(ctx, at(71.101, 34.051, 6), acreage.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, _ := mvt.Unmarshal(tile)
+		var got []any
+		for _, l := range layers {
+			if l.Name == "clearances" {
+				for _, f := range l.Features {
+					got = append(got, f.Properties["upload_id"])
+				}
+			}
+		}
+		return got
+	}
+	if got := ids(); len(got) != 1 || got[0] != float64(first) {
+		t.Fatalf("z6 points from uploads %v, want only upload %d's", got, first)
+	}
+	if _, err := ingest.Retract(ctx, pool, first, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); len(got) != 1 || got[0] == float64(first) {
+		t.Fatalf("after retracting upload %d, z6 points from %v", first, got)
+	}
+	var n int
+	pool.QueryRow(ctx, "SELECT count(*) FROM point_cells p JOIN clearances c ON c.id = p.clearance_id WHERE c.retracted").Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d cells still hold a retracted field", n)
+	}
+}

@@ -49,7 +49,9 @@ type Service struct {
 
 // tileSQL builds both layers in one statement. $1–$3 z, x, y; $4–$8 the
 // districts' figures; $9 the simplification tolerance in metres; $10 crop
-// (” for both), $11–$12 the date range; $13 the thinning cell in metres.
+// ("" for both), $11–$12 the date range; $13 the thinning cell in metres;
+// $14 true when nothing is filtered, so low zooms read the points chosen in
+// advance (point_cells) instead of thinning per request.
 const tileSQL = `
 	WITH bounds AS (
 		SELECT ST_TileEnvelope($1, $2, $3) AS env,
@@ -72,19 +74,27 @@ const tileSQL = `
 		FROM clearances c, bounds b
 		WHERE $1 >= 10 AND c.geom_3857 && b.env_buffered AND NOT c.retracted
 		  AND ($10 = '' OR c.crop = $10) AND c.cleared_on BETWEEN $11::date AND $12::date),
-	clearance_points AS (
+	kept_points AS (
+		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
+		       round((c.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres, c.team, c.upload_id,
+		       ST_AsMVTGeom(c.point_3857, b.env, 4096, 0, true) AS geom
+		FROM point_cells k JOIN clearances c ON c.id = k.clearance_id, bounds b
+		WHERE $1 < 10 AND $14 AND k.z = $1
+		  AND k.cx BETWEEN $2 * 64 AND $2 * 64 + 63 AND k.cy BETWEEN $3 * 64 AND $3 * 64 + 63),
+	thinned_points AS (
 		SELECT DISTINCT ON (cell) id, crop, cleared_on, acres, team, upload_id,
 		       ST_AsMVTGeom(point_3857, env, 4096, 0, true) AS geom
 		FROM (SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
 		             round((c.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres, c.team, c.upload_id,
 		             c.point_3857, b.env, ST_SnapToGrid(c.point_3857, $13) AS cell
 		      FROM clearances c, bounds b
-		      WHERE $1 < 10 AND c.point_3857 && b.env AND NOT c.retracted
+		      WHERE $1 < 10 AND NOT $14 AND c.point_3857 && b.env AND NOT c.retracted
 		        AND ($10 = '' OR c.crop = $10) AND c.cleared_on BETWEEN $11::date AND $12::date) p
 		ORDER BY cell, id),
 	clearance_features AS (
 		SELECT * FROM clearance_polygons WHERE geom IS NOT NULL
-		UNION ALL SELECT * FROM clearance_points WHERE geom IS NOT NULL)
+		UNION ALL SELECT * FROM kept_points WHERE geom IS NOT NULL
+		UNION ALL SELECT * FROM thinned_points WHERE geom IS NOT NULL)
 	-- Features in a fixed order, so the same data always gives the same
 	-- bytes (and ETag), whatever plan PostgreSQL picks.
 	SELECT coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid')
@@ -115,7 +125,7 @@ func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]b
 	pixel := 2 * 20037508.342789244 / float64(int(1)<<c.Z) / 256
 	var tile []byte
 	err = s.DB.QueryRow(ctx, tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
-		pixel/4, f.Crop, from, to, 4*pixel).Scan(&tile)
+		pixel/4, f.Crop, from, to, 4*pixel, f.Crop == "" && f.From.IsZero() && f.To.IsZero()).Scan(&tile)
 	if err != nil {
 		return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 	}
