@@ -122,8 +122,21 @@ func TestTiles(t *testing.T) {
 
 	// Filters reach the tiles.
 	r = s.send(t, "GET", z12+"?crop=cannabis", analyst, nil)
-	if l := decodeTile(t, r, false)["clearances"]; l == nil || len(l.Features) != 1 || l.Features[0].Properties["crop"] != "cannabis" {
+	filtered := decodeTile(t, r, false)
+	if l := filtered["clearances"]; l == nil || len(l.Features) != 1 || l.Features[0].Properties["crop"] != "cannabis" {
 		t.Fatalf("crop=cannabis: %+v", l)
+	}
+	var cannabis []struct {
+		Code  string
+		Acres float64
+	}
+	s.do(t, "GET", "/api/v1/districts?crop=cannabis&province=PK-KP", analyst, "").json(t, &cannabis)
+	for _, f := range filtered["districts"].Features {
+		for _, d := range cannabis {
+			if d.Code == f.Properties["code"] && d.Acres != f.Properties["acres"] {
+				t.Fatalf("%s: tile says %v cannabis acres, the API %v", d.Code, f.Properties["acres"], d.Acres)
+			}
+		}
 	}
 	r = s.send(t, "GET", z12+"?from=2026-04-01", analyst, nil)
 	if l := decodeTile(t, r, false)["clearances"]; l != nil && len(l.Features) > 0 {

@@ -58,12 +58,23 @@ const tileSQL = `
 		       ST_TileEnvelope($1, $2, $3, margin => ` + "64.0 / 4096" + `) AS env_buffered),
 	figures AS (
 		SELECT * FROM unnest($4::text[], $5::float8[], $6::float8[], $7::float8[], $8::int[])
-		       AS f(code, acres, acres_poppy, acres_cannabis, fields)),
+		       AS f(code, acres, acres_poppy, acres_cannabis, fields)
+		WHERE NOT $14
+		UNION ALL
+		-- Unfiltered, the precomputed totals serve directly.
+		SELECT district_code,
+		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'all'), 0) / 4046.8564224)::numeric, 4)::float8,
+		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'poppy'), 0) / 4046.8564224)::numeric, 4)::float8,
+		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'cannabis'), 0) / 4046.8564224)::numeric, 4)::float8,
+		       coalesce(max(fields) FILTER (WHERE crop = 'all'), 0)
+		FROM district_totals WHERE $14 GROUP BY district_code),
 	district_features AS (
 		SELECT hashtextextended(d.code, 0) & 9223372036854775807 AS fid, d.code, d.name,
-		       d.province_code AS province, f.acres, f.acres_poppy, f.acres_cannabis, f.fields,
+		       d.province_code AS province, coalesce(f.acres, 0) AS acres,
+		       coalesce(f.acres_poppy, 0) AS acres_poppy, coalesce(f.acres_cannabis, 0) AS acres_cannabis,
+		       coalesce(f.fields, 0) AS fields,
 		       ST_AsMVTGeom(ST_SimplifyPreserveTopology(d.geom_3857, $9), b.env, 4096, 64, true) AS geom
-		FROM districts d JOIN figures f ON f.code = d.code, bounds b
+		FROM districts d LEFT JOIN figures f ON f.code = d.code, bounds b
 		WHERE d.geom_3857 && b.env_buffered),
 	clearance_polygons AS (
 		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
@@ -104,9 +115,13 @@ const tileSQL = `
 
 // Tile returns the tile's bytes; empty when it has no features.
 func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]byte, error) {
-	districts, err := acreage.Districts(ctx, s.DB, acreage.Filter{Crop: f.Crop, From: f.From, To: f.To})
-	if err != nil {
-		return nil, err
+	unfiltered := f.Crop == "" && f.From.IsZero() && f.To.IsZero()
+	var districts []acreage.District
+	if !unfiltered {
+		var err error
+		if districts, err = acreage.Districts(ctx, s.DB, acreage.Filter{Crop: f.Crop, From: f.From, To: f.To}); err != nil {
+			return nil, err
+		}
 	}
 	n := len(districts)
 	codes, acres, poppy, cannabis, fields := make([]string, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]int32, n)
@@ -124,8 +139,8 @@ func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]b
 	// Mercator at this zoom.
 	pixel := 2 * 20037508.342789244 / float64(int(1)<<c.Z) / 256
 	var tile []byte
-	err = s.DB.QueryRow(ctx, tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
-		pixel/4, f.Crop, from, to, 4*pixel, f.Crop == "" && f.From.IsZero() && f.To.IsZero()).Scan(&tile)
+	err := s.DB.QueryRow(ctx, tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
+		pixel/4, f.Crop, from, to, 4*pixel, unfiltered).Scan(&tile)
 	if err != nil {
 		return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 	}
