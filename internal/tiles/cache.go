@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
@@ -24,6 +25,7 @@ type Cache struct {
 	order      *list.List // front: most recently used
 	entries    map[cacheKey]*list.Element
 	lastChange int64
+	lastSync   time.Time
 	stats      CacheStats
 }
 
@@ -103,6 +105,14 @@ func (c *Cache) remove(el *list.Element) {
 // sync drops the tiles touched by changes recorded since the last look.
 func (c *Cache) sync(ctx context.Context) error {
 	c.mu.Lock()
+	// Changes are kept for a day: a cache that has not looked for half of
+	// that may have missed some, so it starts afresh.
+	if time.Since(c.lastSync) > 12*time.Hour {
+		for c.order.Len() > 0 {
+			c.remove(c.order.Back())
+		}
+	}
+	c.lastSync = time.Now()
 	last := c.lastChange
 	c.mu.Unlock()
 	rows, err := c.svc.DB.Query(ctx, `SELECT id, bbox IS NULL, coalesce(ST_XMin(bbox), 0), coalesce(ST_YMin(bbox), 0),

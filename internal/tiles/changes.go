@@ -11,6 +11,9 @@ import (
 // figures they change. It must run while the upload's district parts exist:
 // after acreage.AddUpload, before acreage.RemoveUpload.
 func RecordUploadChange(ctx context.Context, tx pgx.Tx, uploadID int64) error {
+	if err := prune(ctx, tx); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `
 		INSERT INTO tile_changes (bbox)
 		SELECT ST_SetSRID(ST_Extent(g)::geometry, 4326) FROM (
@@ -20,6 +23,16 @@ func RecordUploadChange(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 				SELECT p.district_code FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
 				WHERE c.upload_id = $1)) x
 		HAVING count(*) > 0`, uploadID)
+	return err
+}
+
+// keepChanges is how long changes are kept. A cache that has not looked
+// for longer than half of it empties itself instead (see Cache.sync).
+const keepChanges = "1 day"
+
+// prune forgets old changes, so the table stays small.
+func prune(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "DELETE FROM tile_changes WHERE at < now() - interval '"+keepChanges+"'")
 	return err
 }
 
