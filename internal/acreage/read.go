@@ -34,12 +34,13 @@ var ErrUnknown = errors.New("unknown code")
 // Districts returns every district (of f.Province, if set) with its
 // figures, in code order.
 func Districts(ctx context.Context, db *pgxpool.Pool, f Filter) ([]District, error) {
-	return districts(ctx, db, f, "")
+	list, _, err := districts(ctx, db, f, "")
+	return list, err
 }
 
 // OneDistrict returns one district's figures and its boundary as GeoJSON.
 func OneDistrict(ctx context.Context, db *pgxpool.Pool, f Filter, code string) (District, error) {
-	list, err := districts(ctx, db, Filter{Crop: f.Crop, From: f.From, To: f.To}, code)
+	list, _, err := districts(ctx, db, Filter{Crop: f.Crop, From: f.From, To: f.To}, code)
 	if err != nil {
 		return District{}, err
 	}
@@ -51,26 +52,28 @@ func OneDistrict(ctx context.Context, db *pgxpool.Pool, f Filter, code string) (
 	return d, err
 }
 
-func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]District, error) {
+// districts returns the districts' figures and, for provinces and the
+// nation too, the reported figures by scope.
+func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]District, map[string]float64, error) {
 	figs, err := figures(ctx, db, f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reported, err := reportedByScope(ctx, db, f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rows, err := db.Query(ctx, `SELECT code, name, province_code FROM districts
 		WHERE ($1 = '' OR province_code = $1) AND ($2 = '' OR code = $2) ORDER BY code`, f.Province, only)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (District, error) {
 		var d District
 		return d, row.Scan(&d.Code, &d.Name, &d.Province)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range list {
 		d := &list[i]
@@ -97,7 +100,7 @@ func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]
 			d.ReportedAcres = &r
 		}
 	}
-	return list, nil
+	return list, reported, nil
 }
 
 // Province is one province's figures: sums of its districts'.
@@ -130,11 +133,7 @@ type Summary struct {
 // is the latest recorded national figure, or defaultTarget without one.
 func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget float64) (Summary, error) {
 	f.Province = ""
-	list, err := Districts(ctx, db, f)
-	if err != nil {
-		return Summary{}, err
-	}
-	reported, err := reportedByScope(ctx, db, f)
+	list, reported, err := districts(ctx, db, f, "")
 	if err != nil {
 		return Summary{}, err
 	}
