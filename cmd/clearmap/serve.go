@@ -60,6 +60,16 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 
+	// Tiles and tokens are kept in memory; notifications say when the
+	// database has changed under them.
+	tileChanges, revocations := new(store.Signal), new(store.Signal)
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go store.Watch(watchCtx, pool, logger, map[string]*store.Signal{
+		store.TileChangesChannel: tileChanges,
+		store.TokensChannel:      revocations,
+	})
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -70,7 +80,8 @@ func serve(ctx context.Context, e env, args []string) error {
 			Ingest:         &ingest.Service{DB: pool},
 			MaxUploadBytes: cfg.MaxUploadBytes,
 			TargetAcres:    cfg.TargetAcres,
-			Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20),
+			Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20, tileChanges),
+			Tokens:         auth.NewCache(pool, revocations),
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

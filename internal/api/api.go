@@ -3,7 +3,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"clearmap/internal/acreage"
 	"clearmap/internal/auth"
 	"clearmap/internal/ingest"
 	"clearmap/internal/store"
@@ -29,10 +27,10 @@ type Deps struct {
 	MaxUploadBytes int64
 	// TargetAcres is the national target until a national figure is recorded.
 	TargetAcres float64
-	// Tiles builds (or remembers) vector tiles: a *tiles.Cache.
-	Tiles interface {
-		Tile(context.Context, tiles.Coordinate, acreage.Filter) ([]byte, error)
-	}
+	// Tiles builds (or remembers) vector tiles.
+	Tiles *tiles.Cache
+	// Tokens authenticates requests.
+	Tokens *auth.Cache
 }
 
 type api struct {

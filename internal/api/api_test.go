@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,15 +38,35 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 	t.Cleanup(func() { m.Close() })
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// As in serve: tiles and tokens kept in memory, told of changes by
+	// notifications.
+	tileChanges, revocations := new(store.Signal), new(store.Signal)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go store.Watch(ctx, pool, logger, map[string]*store.Signal{
+		store.TileChangesChannel: tileChanges, store.TokensChannel: revocations})
+	waitLive(t, tileChanges)
 	srv := httptest.NewServer(api.New(api.Deps{
 		DB: pool, Migrator: m, Logger: logger,
 		Ingest:         &ingest.Service{DB: pool},
 		MaxUploadBytes: 64 << 10,
 		TargetAcres:    40659,
-		Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, 8<<20),
+		Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, 8<<20, tileChanges),
+		Tokens:         auth.NewCache(pool, revocations),
 	}))
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs}
+}
+
+// waitLive waits until the signal's listener is listening.
+func waitLive(t *testing.T, s *store.Signal) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, live := s.Version(); live {
+			return
+		}
+	}
+	t.Fatal("the change listener did not start")
 }
 
 type response struct {
@@ -284,6 +305,21 @@ func TestTokenAdministrationOverHTTP(t *testing.T) {
 		t.Fatalf("revoke = %d %s", r.status, r.body)
 	}
 	wantError(t, s.do(t, "GET", "/api/v1/me", created.Token, ""), 401, "token not recognised")
+
+	// Revoked by another process (`clearmap token revoke`) while this server
+	// remembers the token: refused as soon as the notification arrives.
+	other, _ := auth.Create(ctx, s.pool, "chitral-team", auth.Uploader, "test")
+	if r := s.do(t, "GET", "/api/v1/me", other, ""); r.status != 200 {
+		t.Fatalf("new token: %d %s", r.status, r.body)
+	}
+	if err := auth.Revoke(ctx, s.pool, "chitral-team", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.do(t, "GET", "/api/v1/me", other, "").status != 401; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a token revoked elsewhere still works")
+		}
+	}
 }
 
 func TestRequestIDsAndLogs(t *testing.T) {

@@ -44,7 +44,7 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "a token is required: send Authorization: Bearer <token>")
 			return
 		}
-		tok, err := auth.Authenticate(r.Context(), a.DB, secret)
+		tok, err := a.Tokens.Authenticate(r.Context(), secret)
 		switch {
 		case errors.Is(err, auth.ErrInvalidToken):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="clearmap", error="invalid_token"`)

@@ -1,10 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -46,17 +42,16 @@ func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "private, no-cache") // revalidate: figures change with every upload
 	h.Set("Vary", "Accept-Encoding")
-	if len(tile) == 0 {
+	if len(tile.MVT) == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	sum := sha256.Sum256(tile)
-	etag := hex.EncodeToString(sum[:16])
+	body, etag := tile.MVT, tile.ETag
 	gz := strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
 	if gz {
-		etag += "-gz" // a different representation needs its own strong ETag
+		// A different representation needs its own strong ETag.
+		etag = etag[:len(etag)-1] + `-gz"`
 	}
-	etag = `"` + etag + `"`
 	h.Set("ETag", etag)
 	if r.Header.Get("If-None-Match") == etag {
 		w.WriteHeader(http.StatusNotModified)
@@ -64,15 +59,11 @@ func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Type", "application/vnd.mapbox-vector-tile")
 	if gz {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(tile)
-		zw.Close()
-		tile = buf.Bytes()
+		body = tile.Gzipped()
 		h.Set("Content-Encoding", "gzip")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(tile)))
-	w.Write(tile)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 }
 
 // baseURL is the service's address as the client sees it, behind a proxy

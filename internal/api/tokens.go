@@ -62,6 +62,7 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
 func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	err := auth.Revoke(r.Context(), a.DB, name, tokenFrom(r.Context()).Name)
+	a.Tokens.Revoked()
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no active token is called "+name)

@@ -49,6 +49,7 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	}
 
 	res, err := a.Ingest.Store(r.Context(), u)
+	a.Tiles.Changed() // before answering, so the uploader's next tile shows it
 	var tooLarge *http.MaxBytesError
 	var readErr *ingest.ReadError
 	switch {
@@ -224,6 +225,7 @@ func (a *api) retractUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, err := ingest.Retract(r.Context(), a.DB, info.ID, tokenFrom(r.Context()).Name)
+	a.Tiles.Changed()
 	switch {
 	case errors.Is(err, ingest.ErrNotRetractable):
 		writeError(w, http.StatusConflict, err.Error())

@@ -3,10 +3,13 @@ package tiles_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
@@ -14,6 +17,7 @@ import (
 	"clearmap/internal/acreage"
 	"clearmap/internal/boundaries"
 	"clearmap/internal/ingest"
+	"clearmap/internal/store"
 	"clearmap/internal/testdb"
 	"clearmap/internal/tiles"
 )
@@ -54,16 +58,78 @@ func square(id string, lon, lat float64) string {
 
 func ll(lon, lat float64) string { return fmt.Sprintf("%g,%g", lon, lat) }
 
+// TestCacheServesUntilTheDataChanges runs the same story three ways: a
+// cache that reads tile_changes before every answer; one told of changes
+// by the process that made them (an upload through this server); and one
+// told by a notification (a change made by another process).
 func TestCacheServesUntilTheDataChanges(t *testing.T) {
+	t.Run("checking every time", func(t *testing.T) {
+		cacheStory(t, testdb.WithBoundaries(t), nil, func() {})
+	})
+	t.Run("told by this process", func(t *testing.T) {
+		pool := testdb.WithBoundaries(t)
+		signal := watch(t, pool)
+		cacheStory(t, pool, signal, signal.Changed)
+	})
+	t.Run("told by a notification", func(t *testing.T) {
+		pool := testdb.WithBoundaries(t)
+		signal := watch(t, pool)
+		last, _ := signal.Version()
+		cacheStory(t, pool, signal, func() {
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				if v, _ := signal.Version(); v != last {
+					last = v
+					return
+				}
+			}
+			t.Fatal("no notification came")
+		})
+		// Told nothing, the cache does not look: a change written without
+		// its notification goes unseen (until the minute's safety look).
+		c := at(71.101, 34.051, 13)
+		cache := tiles.NewCache(&tiles.Service{DB: pool}, 1<<20, signal)
+		cache.Tile(context.Background(), c, acreage.Filter{})
+		for _, q := range []string{"ALTER TABLE tile_changes DISABLE TRIGGER tile_changes_notify",
+			"INSERT INTO tile_changes (bbox) VALUES (NULL)",
+			"ALTER TABLE tile_changes ENABLE TRIGGER tile_changes_notify"} {
+			if _, err := pool.Exec(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cache.Tile(context.Background(), c, acreage.Filter{})
+		if s := cache.Stats(); s.Hits != 1 || s.Invalidations != 0 {
+			t.Fatalf("%+v: with a live signal that did not move, the cache looked", s)
+		}
+	})
+}
+
+// watch starts a listener for tile changes and waits until it listens.
+func watch(t *testing.T, pool *pgxpool.Pool) *store.Signal {
+	signal := new(store.Signal)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go store.Watch(ctx, pool, slog.New(slog.DiscardHandler), map[string]*store.Signal{store.TileChangesChannel: signal})
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, live := signal.Version(); live {
+			return signal
+		}
+	}
+	t.Fatal("the listener did not start")
+	return nil
+}
+
+// cacheStory uploads, retracts and reloads around a cache, calling changed
+// after each change, and checks that each next fetch shows exactly the change.
+func cacheStory(t *testing.T, pool *pgxpool.Pool, signal *store.Signal, changed func()) {
 	ctx := context.Background()
-	pool := testdb.WithBoundaries(t)
 	svc := &ingest.Service{DB: pool}
-	cache := tiles.NewCache(&tiles.Service{DB: pool}, 1<<20)
+	cache := tiles.NewCache(&tiles.Service{DB: pool}, 1<<20, signal)
 	upload := func(features ...string) int64 {
 		res, err := svc.Store(ctx, ingest.Upload{Body: strings.NewReader(`{"type":"FeatureCollection","features":[` + strings.Join(features, ",") + `]}`), Uploader: "t"})
 		if err != nil || res.Outcome != ingest.Created {
 			t.Fatalf("%v %+v", err, res.Receipt)
 		}
+		changed()
 		return res.Receipt.ID
 	}
 	get := func(c tiles.Coordinate) []byte {
@@ -71,7 +137,7 @@ func TestCacheServesUntilTheDataChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tile
+		return tile.MVT
 	}
 
 	upload(square("A", 71.10, 34.05))
@@ -111,6 +177,7 @@ func TestCacheServesUntilTheDataChanges(t *testing.T) {
 	if _, err := ingest.Retract(ctx, pool, id, "admin"); err != nil {
 		t.Fatal(err)
 	}
+	changed()
 	if n, _ := fieldsAndAcres(t, get(khyber), "PK-KP-KHYBER"); n != 1 {
 		t.Fatalf("after retraction: %d fields", n)
 	}
@@ -120,6 +187,7 @@ func TestCacheServesUntilTheDataChanges(t *testing.T) {
 	if _, err := boundaries.Load(ctx, pool, boundaries.Embedded(), "test"); err != nil {
 		t.Fatal(err)
 	}
+	changed()
 	get(lahore)
 	if s := cache.Stats(); s.Misses != before2.Misses+1 {
 		t.Fatalf("after reload the Lahore tile was still cached: %+v", s)
@@ -141,7 +209,7 @@ func TestCacheBoundsAndOff(t *testing.T) {
 	}
 	// Room for the two largest tiles but not all three.
 	slices.Sort(sizes)
-	small := tiles.NewCache(svc, int64(sizes[1]+sizes[2]))
+	small := tiles.NewCache(svc, int64(sizes[1]+sizes[2]), nil)
 	for _, c := range coords {
 		if _, err := small.Tile(ctx, c, acreage.Filter{}); err != nil {
 			t.Fatal(err)
@@ -150,7 +218,7 @@ func TestCacheBoundsAndOff(t *testing.T) {
 	if s := small.Stats(); s.Evictions != 1 {
 		t.Fatalf("cache of %d bytes for tiles of %v: %+v, want one eviction", sizes[1]+sizes[2], sizes, s)
 	}
-	off := tiles.NewCache(&tiles.Service{DB: pool}, 0)
+	off := tiles.NewCache(&tiles.Service{DB: pool}, 0, nil)
 	for i := 0; i < 2; i++ {
 		off.Tile(ctx, at(71.1, 34.05, 8), acreage.Filter{})
 	}
