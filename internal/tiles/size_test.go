@@ -53,6 +53,7 @@ func TestNoTileOver500KB(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkMVT21(t, tile)
 		fields, _ := fieldsAndAcres(t, tile, "")
 		t.Logf("z%d: %d bytes, %d clearances", z, len(tile), fields)
 		if len(tile) > 500<<10 {
