@@ -130,7 +130,7 @@ func Load(ctx context.Context, db *pgxpool.Pool, set Set, actor string) (Result,
 		if err := acreage.Rebuild(ctx, tx); err != nil {
 			return err
 		}
-		if err := tiles.RecordEverywhere(ctx, tx); err != nil {
+		if err := tiles.BoundariesChanged(ctx, tx); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, actor, "boundaries.load", set.Source, map[string]any{

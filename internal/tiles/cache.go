@@ -7,11 +7,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
+	"golang.org/x/sync/singleflight"
 
 	"clearmap/internal/acreage"
 	"clearmap/internal/store"
@@ -69,12 +72,15 @@ type Cache struct {
 	lastChange int64
 	lastSync   time.Time
 	synced     uint64 // the change signal's version the last look began at
+	epoch      uint64 // counts the changes read
+	building   singleflight.Group
 	stats      CacheStats
 }
 
-// CacheStats counts what the cache did.
+// CacheStats counts what the cache did. Builds can be fewer than Misses:
+// requests that miss the same tile at once share one build.
 type CacheStats struct {
-	Hits, Misses, Evictions, Invalidations int64
+	Hits, Misses, Builds, Evictions, Invalidations int64
 }
 
 type cacheKey struct {
@@ -122,22 +128,44 @@ func (c *Cache) Tile(ctx context.Context, at Coordinate, f acreage.Filter) (*Til
 		return tile, nil
 	}
 	c.stats.Misses++
+	epoch := c.epoch
 	c.mu.Unlock()
 
-	mvt, err := c.svc.Tile(ctx, at, f)
-	if err != nil {
-		return nil, err
+	// Requests that miss the same tile at once build it once. The epoch is
+	// part of the key, so a request that has seen a newer change never
+	// takes a tile begun before it.
+	for {
+		built, err, _ := c.building.Do(fmt.Sprint(key, epoch), func() (any, error) {
+			c.mu.Lock()
+			c.stats.Builds++
+			c.mu.Unlock()
+			mvt, err := c.svc.Tile(ctx, at, f)
+			if err != nil {
+				return nil, err
+			}
+			tile := newTile(mvt)
+			c.put(&cacheEntry{key: key, tile: tile,
+				bound: maptile.New(uint32(at.X), uint32(at.Y), maptile.Zoom(at.Z)).Bound(float64(buffer) / extent)}, epoch)
+			return tile, nil
+		})
+		// The build ran under the first request's context: if that client
+		// went away, the others build it again under their own.
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return built.(*Tile), nil
 	}
-	tile := newTile(mvt)
-	c.put(&cacheEntry{key: key, tile: tile,
-		bound: maptile.New(uint32(at.X), uint32(at.Y), maptile.Zoom(at.Z)).Bound(float64(buffer) / extent)})
-	return tile, nil
 }
 
-func (c *Cache) put(e *cacheEntry) {
+// put keeps a tile built at the given epoch, unless changes have been
+// read since: the tile may predate them, and they can no longer drop it.
+func (c *Cache) put(e *cacheEntry, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[e.key]; ok || e.tile.size() > c.maxBytes {
+	if _, ok := c.entries[e.key]; ok || epoch != c.epoch || e.tile.size() > c.maxBytes {
 		return
 	}
 	c.entries[e.key] = c.order.PushFront(e)
@@ -169,6 +197,7 @@ func (c *Cache) sync(ctx context.Context) error {
 		for c.order.Len() > 0 {
 			c.remove(c.order.Back())
 		}
+		c.epoch++
 	}
 	c.lastSync = time.Now()
 	last := c.lastChange
@@ -208,6 +237,7 @@ func (c *Cache) readChanges(ctx context.Context, last int64) error {
 				el = next
 			}
 			c.lastChange = id
+			c.epoch++
 		}
 		c.mu.Unlock()
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,6 +208,7 @@ func TestCacheBoundsAndOff(t *testing.T) {
 		}
 		sizes = append(sizes, len(tile))
 	}
+	sizes0 := sizes[0]
 	// Room for the two largest tiles but not all three.
 	slices.Sort(sizes)
 	small := tiles.NewCache(svc, int64(sizes[1]+sizes[2]), nil)
@@ -217,6 +219,20 @@ func TestCacheBoundsAndOff(t *testing.T) {
 	}
 	if s := small.Stats(); s.Evictions != 1 {
 		t.Fatalf("cache of %d bytes for tiles of %v: %+v, want one eviction", sizes[1]+sizes[2], sizes, s)
+	}
+	// Requests missing the same tile at once share one build.
+	shared := tiles.NewCache(svc, 1<<20, nil)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if tile, err := shared.Tile(ctx, coords[0], acreage.Filter{}); err != nil || len(tile.MVT) != sizes0 {
+				t.Errorf("shared build: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if s := shared.Stats(); s.Builds != 1 || s.Hits+s.Misses != 8 {
+		t.Fatalf("8 requests at once for one tile: %+v, want one build", s)
 	}
 	off := tiles.NewCache(&tiles.Service{DB: pool}, 0, nil)
 	for i := 0; i < 2; i++ {
@@ -272,5 +288,24 @@ func TestPointCellsFollowRetraction(t *testing.T) {
 	pool.QueryRow(ctx, "SELECT count(*) FROM point_cells p JOIN clearances c ON c.id = p.clearance_id WHERE c.retracted").Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d cells still hold a retracted field", n)
+	}
+}
+
+// TestGenericPlanStaysWithTheTile checks that the tile query's plan
+// setting does not outlive it on the connection.
+func TestGenericPlanStaysWithTheTile(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	one, err := pgxpool.New(ctx, pool.Config().ConnString()+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if _, err := (&tiles.Service{DB: one}).Tile(ctx, at(71.1, 34.05, 8), acreage.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := one.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil || mode != "auto" {
+		t.Fatalf("plan_cache_mode after a tile = %q, %v; want auto", mode, err)
 	}
 }

@@ -36,9 +36,19 @@ func prune(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// RecordEverywhere notes that every tile changes (a boundary reload).
-func RecordEverywhere(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, "INSERT INTO tile_changes (bbox) VALUES (NULL)")
+// maxShapeZoom is the last zoom with district outlines simplified in
+// advance (district_shapes, migration 00012).
+const maxShapeZoom = "11"
+
+// BoundariesChanged redraws the districts for every zoom and notes that
+// every tile changes. A boundary load calls it in its transaction.
+func BoundariesChanged(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `
+		DELETE FROM district_shapes;
+		INSERT INTO district_shapes (z, district_code, geom)
+		SELECT z, code, ST_Multi(ST_SimplifyPreserveTopology(geom_3857, 2 * 20037508.342789244 / (1 << z) / 256 / 4))
+		FROM districts, generate_series(0, `+maxShapeZoom+`) AS z;
+		INSERT INTO tile_changes (bbox) VALUES (NULL)`)
 	return err
 }
 

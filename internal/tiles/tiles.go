@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/acreage"
@@ -48,7 +49,7 @@ type Service struct {
 }
 
 // tileSQL builds both layers in one statement. $1–$3 z, x, y; $4–$8 the
-// districts' figures; $9 the simplification tolerance in metres; $10 crop
+// districts' figures; $9 the fields' simplification tolerance in metres; $10 crop
 // ("" for both), $11–$12 the date range; $13 the thinning cell in metres;
 // $14 true when nothing is filtered, so low zooms read the points chosen in
 // advance (point_cells) instead of thinning per request.
@@ -68,15 +69,25 @@ const tileSQL = `
 		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'cannabis'), 0) / 4046.8564224)::numeric, 4)::float8,
 		       coalesce(max(fields) FILTER (WHERE crop = 'all'), 0)
 		FROM district_totals WHERE $14 GROUP BY district_code),
-	district_features AS (
+	district_shapes_in AS (
+		-- Up to zoom 11 the outlines simplified in advance; above it the
+		-- full outlines, cut to the tile first so that only its part is
+		-- worked on (a quarter pixel is under 0.6 m there: nothing to simplify).
+		SELECT s.district_code AS code, s.geom FROM district_shapes s, bounds b
+		WHERE $1 <= ` + maxShapeZoom + ` AND s.z = $1 AND s.geom && b.env_buffered
+		UNION ALL
+		SELECT d.code, ST_ClipByBox2D(d.geom_3857, b.env_buffered) FROM districts d, bounds b
+		WHERE $1 > ` + maxShapeZoom + ` AND d.geom_3857 && b.env_buffered),
+	-- MATERIALIZED: otherwise the planner pushes "geom IS NOT NULL" down and
+	-- ST_AsMVTGeom runs twice per row (a third of zoom 11's time).
+	district_features AS MATERIALIZED (
 		SELECT hashtextextended(d.code, 0) & 9223372036854775807 AS fid, d.code, d.name,
 		       d.province_code AS province, coalesce(f.acres, 0) AS acres,
 		       coalesce(f.acres_poppy, 0) AS acres_poppy, coalesce(f.acres_cannabis, 0) AS acres_cannabis,
 		       coalesce(f.fields, 0) AS fields,
-		       ST_AsMVTGeom(ST_SimplifyPreserveTopology(d.geom_3857, $9), b.env, 4096, 64, true) AS geom
-		FROM districts d LEFT JOIN figures f ON f.code = d.code, bounds b
-		WHERE d.geom_3857 && b.env_buffered),
-	clearance_polygons AS (
+		       ST_AsMVTGeom(s.geom, b.env, 4096, 64, true) AS geom
+		FROM district_shapes_in s JOIN districts d ON d.code = s.code LEFT JOIN figures f ON f.code = d.code, bounds b),
+	clearance_polygons AS MATERIALIZED (
 		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
 		       round((c.area_m2 / 4046.8564224)::numeric, CASE WHEN $1 < 12 THEN 1 ELSE 4 END)::float8 AS acres,
 		       c.team, c.upload_id,
@@ -138,10 +149,17 @@ func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]b
 	// A screen pixel (a tile is drawn 256 pixels wide), in metres of Web
 	// Mercator at this zoom.
 	pixel := 2 * 20037508.342789244 / float64(int(1)<<c.Z) / 256
+	// Planning this statement afresh for each tile took longer than running
+	// it (1.3–1.7 ms against 1–2 ms at zoom 15), and PostgreSQL keeps
+	// choosing fresh plans for it; its generic plan is as fast. The setting
+	// is local to the batch's implicit transaction, so other statements on
+	// the connection keep choosing for themselves.
 	var tile []byte
-	err := s.DB.QueryRow(ctx, tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
-		pixel/4, f.Crop, from, to, 4*pixel, unfiltered).Scan(&tile)
-	if err != nil {
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+	batch.Queue(tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
+		pixel/4, f.Crop, from, to, 4*pixel, unfiltered).QueryRow(func(row pgx.Row) error { return row.Scan(&tile) })
+	if err := s.DB.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 	}
 	return tile, nil
