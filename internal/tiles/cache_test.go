@@ -244,7 +244,9 @@ func TestCacheBoundsAndOff(t *testing.T) {
 }
 
 // TestPointCellsFollowRetraction checks that a cell whose field is
-// retracted shows another field of the cell.
+// retracted shows another field of the cell, and that a crop filter shows
+// the cell's field of that crop, whether the points were chosen in advance
+// (no date filter) or are thinned per request (a date filter).
 func TestPointCellsFollowRetraction(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.WithBoundaries(t)
@@ -257,10 +259,11 @@ func TestPointCellsFollowRetraction(t *testing.T) {
 		return res.Receipt.ID
 	}
 	first := store(square("A", 71.10, 34.05))
-	store(square("B", 71.1001, 34.05)) // 10 m away: the same cell
+	second := store(square("B", 71.1001, 34.05)) // 10 m away: the same cell
+	hemp := store(strings.Replace(square("C", 71.1002, 34.05), "poppy", "cannabis", 1))
 	tiler := &tiles.Service{DB: pool}
-	ids := func() []any {
-		tile, err := tiler.Tile(ctx, at(71.101, 34.051, 6), acreage.Filter{})
+	ids := func(f acreage.Filter) []any {
+		tile, err := tiler.Tile(ctx, at(71.101, 34.051, 6), f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,14 +278,29 @@ func TestPointCellsFollowRetraction(t *testing.T) {
 		}
 		return got
 	}
-	if got := ids(); len(got) != 1 || got[0] != float64(first) {
-		t.Fatalf("z6 points from uploads %v, want only upload %d's", got, first)
+	march := acreage.Filter{From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)}
+	for _, c := range []struct {
+		name string
+		f    acreage.Filter
+		want int64
+	}{
+		{"both crops", acreage.Filter{}, first},
+		{"both crops, dated", march, first},
+		{"cannabis", acreage.Filter{Crop: "cannabis"}, hemp},
+		{"cannabis, dated", acreage.Filter{Crop: "cannabis", From: march.From, To: march.To}, hemp},
+		{"poppy", acreage.Filter{Crop: "poppy"}, first},
+	} {
+		if got := ids(c.f); len(got) != 1 || got[0] != float64(c.want) {
+			t.Fatalf("%s: z6 points from uploads %v, want only upload %d's", c.name, got, c.want)
+		}
 	}
 	if _, err := ingest.Retract(ctx, pool, first, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(); len(got) != 1 || got[0] == float64(first) {
-		t.Fatalf("after retracting upload %d, z6 points from %v", first, got)
+	for _, f := range []acreage.Filter{{Crop: "poppy"}, {Crop: "poppy", From: march.From, To: march.To}} {
+		if got := ids(f); len(got) != 1 || got[0] != float64(second) {
+			t.Fatalf("after retracting upload %d, poppy z6 points from %v, want upload %d's", first, got, second)
+		}
 	}
 	var n int
 	pool.QueryRow(ctx, "SELECT count(*) FROM point_cells p JOIN clearances c ON c.id = p.clearance_id WHERE c.retracted").Scan(&n)

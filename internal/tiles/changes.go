@@ -57,31 +57,32 @@ const cellOf = `
 	floor((ST_X(c.point_3857) + 20037508.342789244) / (40075016.685578488 / (64 << z.z)))::int AS cx,
 	floor((20037508.342789244 - ST_Y(c.point_3857)) / (40075016.685578488 / (64 << z.z)))::int AS cy`
 
-// AddPoints gives the cells of an upload's new fields their lowest-id field.
+// AddPoints gives the cells of an upload's new fields their lowest-id field
+// of each crop.
 func AddPoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	_, err := tx.Exec(ctx, `
-		INSERT INTO point_cells AS p (z, cx, cy, clearance_id)
-		SELECT z, cx, cy, min(id) FROM (
-			SELECT z.z, c.id, `+cellOf+`
+		INSERT INTO point_cells AS p (z, cx, cy, crop, clearance_id)
+		SELECT z, cx, cy, crop, min(id) FROM (
+			SELECT z.z, c.id, c.crop, `+cellOf+`
 			FROM clearances c, generate_series(0, 9) AS z(z)
 			WHERE c.upload_id = $1 AND NOT c.retracted) s
-		GROUP BY z, cx, cy
-		ON CONFLICT (z, cx, cy) DO UPDATE SET clearance_id = least(p.clearance_id, excluded.clearance_id)`, uploadID)
+		GROUP BY z, cx, cy, crop
+		ON CONFLICT (z, cx, cy, crop) DO UPDATE SET clearance_id = least(p.clearance_id, excluded.clearance_id)`, uploadID)
 	return err
 }
 
-// RemovePoints finds new fields for the cells a retracted upload's fields
-// held. It runs after the clearances are marked retracted.
+// RemovePoints finds new fields (of the same crop) for the cells a
+// retracted upload's fields held. It runs after the clearances are marked retracted.
 func RemovePoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	_, err := tx.Exec(ctx, `
 		WITH gone AS (
 			DELETE FROM point_cells p USING clearances c
 			WHERE c.id = p.clearance_id AND c.upload_id = $1
-			RETURNING p.z, p.cx, p.cy)
-		INSERT INTO point_cells (z, cx, cy, clearance_id)
-		SELECT g.z, g.cx, g.cy, m.id FROM gone g CROSS JOIN LATERAL (
+			RETURNING p.z, p.cx, p.cy, p.crop)
+		INSERT INTO point_cells (z, cx, cy, crop, clearance_id)
+		SELECT g.z, g.cx, g.cy, g.crop, m.id FROM gone g CROSS JOIN LATERAL (
 			SELECT min(c.id) AS id FROM clearances c, (SELECT g.z AS z) z
-			WHERE NOT c.retracted
+			WHERE NOT c.retracted AND c.crop = g.crop
 			  AND c.point_3857 && ST_MakeEnvelope(
 			        g.cx * (40075016.685578488 / (64 << g.z)) - 20037508.342789244,
 			        20037508.342789244 - (g.cy + 1) * (40075016.685578488 / (64 << g.z)),
