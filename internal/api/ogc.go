@@ -85,14 +85,25 @@ func (a *api) ogcConformance(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
-func (a *api) describe(r *http.Request, c *collection) map[string]any {
+// temporalExtent is the collections' time span: the days fields were
+// cleared on (both collections filter by them), open at the end while
+// there are none.
+func (a *api) temporalExtent(r *http.Request) ([]any, error) {
+	first, last, err := features.Dates(r.Context(), a.DB)
+	if err != nil || first == nil {
+		return []any{nil, nil}, err
+	}
+	return []any{first.Format(time.DateOnly) + "T00:00:00Z", last.Format(time.DateOnly) + "T23:59:59Z"}, nil
+}
+
+func (a *api) describe(r *http.Request, c *collection, interval []any) map[string]any {
 	base := baseURL(r) + "/ogc/collections/" + c.id
 	return map[string]any{
 		"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
 		"crs": []string{crs84},
 		"extent": map[string]any{
 			"spatial":  map[string]any{"bbox": [][]float64{pakistanBounds}, "crs": crs84},
-			"temporal": map[string]any{"interval": [][]any{{"2000-01-01T00:00:00Z", nil}}},
+			"temporal": map[string]any{"interval": [][]any{interval}, "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"},
 		},
 		"links": []link{
 			{base + passToken(r), "self", "application/json", c.title},
@@ -102,9 +113,14 @@ func (a *api) describe(r *http.Request, c *collection) map[string]any {
 }
 
 func (a *api) ogcCollections(w http.ResponseWriter, r *http.Request) {
+	interval, err := a.temporalExtent(r)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
 	list := []map[string]any{}
 	for i := range collections {
-		list = append(list, a.describe(r, &collections[i]))
+		list = append(list, a.describe(r, &collections[i], interval))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"links":       []link{{baseURL(r) + "/ogc/collections" + passToken(r), "self", "application/json", "The collections"}},
@@ -118,7 +134,12 @@ func (a *api) ogcCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no collection "+chi.URLParam(r, "collection")+": there are clearances and districts")
 		return
 	}
-	writeJSON(w, http.StatusOK, a.describe(r, c))
+	interval, err := a.temporalExtent(r)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.describe(r, c, interval))
 }
 
 // ogcItems pages through a collection, with next and prev links, so a client

@@ -77,13 +77,21 @@ func TestOGCAPIFeatures(t *testing.T) {
 	var cols struct {
 		Collections []struct {
 			ID     string
-			Extent struct{ Spatial struct{ BBox [][]float64 } }
-			Links  []struct{ Href, Rel string }
+			Extent struct {
+				Spatial  struct{ BBox [][]float64 }
+				Temporal struct{ Interval [][]*string }
+			}
+			Links []struct{ Href, Rel string }
 		}
 	}
 	s.do(t, "GET", "/ogc/collections", analyst, "").json(t, &cols)
 	if len(cols.Collections) != 2 || cols.Collections[0].ID != "clearances" || len(cols.Collections[0].Extent.Spatial.BBox) != 1 {
 		t.Fatalf("collections %+v", cols)
+	}
+	// The time span is the fields' first and last days.
+	if iv := cols.Collections[0].Extent.Temporal.Interval; len(iv) != 1 || len(iv[0]) != 2 || iv[0][0] == nil || iv[0][1] == nil ||
+		*iv[0][0] != "2026-03-14T00:00:00Z" || *iv[0][1] != "2026-04-02T23:59:59Z" {
+		t.Fatalf("temporal extent %+v", iv)
 	}
 
 	// Page through every clearance with next links, as QGIS does.

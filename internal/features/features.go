@@ -158,6 +158,15 @@ func districtFeature(d acreage.District, geom json.RawMessage) (json.RawMessage,
 	return json.Marshal(map[string]any{"type": "Feature", "id": d.Code, "geometry": geom, "properties": d})
 }
 
+// Dates returns the first and last day a counted field was cleared on;
+// nil when there are none.
+func Dates(ctx context.Context, db *pgxpool.Pool) (first, last *time.Time, err error) {
+	// acreage_daily holds a row per district, crop and day with fields in
+	// it: a few thousand rows against the clearances' million.
+	err = db.QueryRow(ctx, "SELECT min(day), max(day) FROM acreage_daily WHERE fields > 0").Scan(&first, &last)
+	return first, last, err
+}
+
 // ParseBBox reads bbox=minLon,minLat,maxLon,maxLat (WGS84).
 func ParseBBox(s string) (*[4]float64, error) {
 	parts := strings.Split(s, ",")
