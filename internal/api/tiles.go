@@ -125,6 +125,8 @@ func (a *api) tileJSON(w http.ResponseWriter, r *http.Request) {
 		"center":      []float64{69.3, 30.4, 5},
 		"attribution": geodata.Attribution,
 		"vector_layers": []map[string]any{
+			{"id": "provinces", "description": "Province outlines", "minzoom": 0, "maxzoom": 16,
+				"fields": field("code", "String", "name", "String")},
 			{"id": "districts", "description": "District boundaries with cleared acres under the filters", "minzoom": 0, "maxzoom": 16,
 				"fields": field("code", "String", "name", "String", "province", "String", "acres", "Number",
 					"acres_poppy", "Number", "acres_cannabis", "Number", "fields", "Number")},
@@ -161,6 +163,8 @@ func (a *api) style(w http.ResponseWriter, r *http.Request) {
 				}},
 			{"id": "districts-line", "type": "line", "source": "clearmap", "source-layer": "districts",
 				"paint": map[string]any{"line-color": "#6d6d6d", "line-width": 0.6}},
+			{"id": "provinces-line", "type": "line", "source": "clearmap", "source-layer": "provinces",
+				"paint": map[string]any{"line-color": "#333333", "line-width": 1.6}},
 			{"id": "clearances-points", "type": "circle", "source": "clearmap", "source-layer": "clearances",
 				"maxzoom": tiles.PolygonZoom, "filter": []any{"==", []any{"geometry-type"}, "Point"},
 				"paint": map[string]any{"circle-color": cropColour, "circle-radius": 2.5, "circle-opacity": 0.8}},

@@ -87,6 +87,10 @@ func TestTiles(t *testing.T) {
 			t.Fatalf("clearance %d has no feature with its id; ids %v", id, ids)
 		}
 	}
+	if p := layers["provinces"]; p == nil || len(p.Features) != 1 || p.Features[0].Properties["code"] != "PK-KP" ||
+		p.Features[0].Properties["name"] != "Khyber Pakhtunkhwa" || p.Features[0].ID == nil {
+		t.Fatalf("z12 provinces layer %+v, want Khyber Pakhtunkhwa alone", p)
+	}
 	found := false
 	for _, f := range layers["districts"].Features {
 		if f.Properties["code"] == "PK-KP-KHYBER" {
@@ -199,8 +203,8 @@ func TestTileJSONAndStyle(t *testing.T) {
 		len(tj.Bounds) != 4 || tj.Bounds[0] < 60 || tj.Bounds[2] > 78 || !strings.Contains(tj.Attribution, "OpenStreetMap contributors") {
 		t.Fatalf("tilejson %d %+v", r.status, tj)
 	}
-	if len(tj.VectorLayers) != 2 || tj.VectorLayers[0].ID != "districts" || tj.VectorLayers[0].Fields["acres"] != "Number" ||
-		tj.VectorLayers[1].ID != "clearances" || tj.VectorLayers[1].Fields["crop"] != "String" {
+	if len(tj.VectorLayers) != 3 || tj.VectorLayers[0].ID != "provinces" || tj.VectorLayers[1].ID != "districts" || tj.VectorLayers[1].Fields["acres"] != "Number" ||
+		tj.VectorLayers[2].ID != "clearances" || tj.VectorLayers[2].Fields["crop"] != "String" {
 		t.Fatalf("vector_layers %+v", tj.VectorLayers)
 	}
 
@@ -212,7 +216,7 @@ func TestTileJSONAndStyle(t *testing.T) {
 	}
 	r.json(t, &style)
 	src := style.Sources["clearmap"]
-	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 5 {
+	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 6 {
 		t.Fatalf("style %d %+v", r.status, style)
 	}
 	if strings.Contains(r.body, "glyphs") || strings.Contains(r.body, "sprite") {

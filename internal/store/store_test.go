@@ -57,7 +57,7 @@ func TestMigrationsApplyFromEmptyAndReapplyAsNoOp(t *testing.T) {
 	}
 	wantTables := []string{"acreage_daily", "audit_log", "clearance_parts", "clearances",
 		"district_shapes", "district_totals", "districts", "goose_db_version", "group_steps", "overlap_groups", "point_cells",
-		"provinces", "reported_figures", "sessions", "spatial_ref_sys", "step_starts", "tile_changes", "tokens",
+		"province_shapes", "provinces", "reported_figures", "sessions", "spatial_ref_sys", "step_starts", "tile_changes", "tokens",
 		"upload_chunks", "uploads"}
 	if !slices.Equal(tables, wantTables) {
 		t.Fatalf("tables %v, want %v", tables, wantTables)

@@ -36,21 +36,29 @@ func prune(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// maxShapeZoom is the last zoom with district outlines simplified in
-// advance (district_shapes, migration 00012).
+// maxShapeZoom is the last zoom with outlines simplified in advance
+// (district_shapes and province_shapes, migration 00012).
 const maxShapeZoom = "11"
 
-// BoundariesChanged redraws the districts for every zoom and notes that
-// every tile changes. A boundary load calls it in its transaction.
+// BoundariesChanged redraws the districts and provinces for every zoom and
+// notes that every tile changes. A boundary load calls it in its transaction.
 func BoundariesChanged(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 		DELETE FROM district_shapes;
 		INSERT INTO district_shapes (z, district_code, geom)
-		SELECT z, code, ST_Multi(ST_SimplifyPreserveTopology(geom_3857, 2 * 20037508.342789244 / (1 << z) / 256 / 4))
+		SELECT z, code, ST_Multi(ST_SimplifyPreserveTopology(geom_3857, `+quarterPixel+`))
 		FROM districts, generate_series(0, `+maxShapeZoom+`) AS z;
+		DELETE FROM province_shapes;
+		INSERT INTO province_shapes (z, province_code, geom)
+		SELECT z, code, ST_Multi(ST_SimplifyPreserveTopology(geom_3857, `+quarterPixel+`))
+		FROM provinces, generate_series(0, `+maxShapeZoom+`) AS z;
 		INSERT INTO tile_changes (bbox) VALUES (NULL)`)
 	return err
 }
+
+// quarterPixel is a quarter of a screen pixel at zoom z, in metres of Web
+// Mercator (tiles are drawn 256 pixels wide).
+const quarterPixel = "2 * 20037508.342789244 / (1 << z) / 256 / 4"
 
 // cellOf computes a point's cell at zoom z (see migrations/00010_point_cells.sql).
 const cellOf = `

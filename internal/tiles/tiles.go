@@ -1,8 +1,8 @@
 // Package tiles builds Mapbox Vector Tiles (MVT 2.1) of districts and
 // clearances in PostGIS, from the geometry kept in EPSG:3857.
 //
-// Layer districts carries each district's figures under the request's
-// filters; layer clearances carries the fields: polygons from zoom 10 up,
+// Layer provinces carries the province outlines (code, name); layer
+// districts carries each district's figures under the request's filters; layer clearances carries the fields: polygons from zoom 10 up,
 // below that one point per field (a field is under a pixel there), thinned
 // to one point per 4×4-pixel cell so low zooms stay small. At zooms 10 and
 // 11, where a field is a few pixels wide and a tile can hold ten thousand,
@@ -79,6 +79,15 @@ const tileSQL = `
 		UNION ALL
 		SELECT d.code, ST_ClipByBox2D(d.geom_3857, b.env_buffered) FROM districts d, bounds b
 		WHERE $1 > ` + maxShapeZoom + ` AND d.geom_3857 && b.env_buffered),
+	province_features AS MATERIALIZED (
+		SELECT hashtextextended(p.code, 0) & 9223372036854775807 AS fid, p.code, p.name,
+		       ST_AsMVTGeom(s.geom, b.env, 4096, 64, true) AS geom
+		FROM (SELECT s.province_code AS code, s.geom FROM province_shapes s, bounds b
+		      WHERE $1 <= ` + maxShapeZoom + ` AND s.z = $1 AND s.geom && b.env_buffered
+		      UNION ALL
+		      SELECT p.code, ST_ClipByBox2D(p.geom_3857, b.env_buffered) FROM provinces p, bounds b
+		      WHERE $1 > ` + maxShapeZoom + ` AND p.geom_3857 && b.env_buffered) s
+		JOIN provinces p ON p.code = s.code, bounds b),
 	-- MATERIALIZED: otherwise the planner pushes "geom IS NOT NULL" down and
 	-- ST_AsMVTGeom runs twice per row (a third of zoom 11's time).
 	district_features AS MATERIALIZED (
@@ -126,7 +135,9 @@ const tileSQL = `
 		UNION ALL SELECT * FROM thinned_points WHERE geom IS NOT NULL)
 	-- Features in a fixed order, so the same data always gives the same
 	-- bytes (and ETag), whatever plan PostgreSQL picks.
-	SELECT coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid')
+	SELECT coalesce((SELECT ST_AsMVT(t, 'provinces', 4096, 'geom', 'fid')
+	                 FROM (SELECT * FROM province_features WHERE geom IS NOT NULL ORDER BY code) t), '')
+	    || coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid')
 	                 FROM (SELECT * FROM district_features WHERE geom IS NOT NULL ORDER BY code) t), '')
 	    || coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id')
 	                 FROM (SELECT * FROM clearance_features ORDER BY id) t), '')`
