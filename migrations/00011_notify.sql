@@ -1,5 +1,5 @@
 -- Processes keep copies of two tables in memory: tiles built from the data
--- that tile_changes describes, and the tokens they have seen. These
+-- that tile_changes describes, and the tokens and sessions they have seen. These
 -- triggers tell them, at commit, that a copy may be stale; the notification
 -- comes from whoever writes, the command line and psql included.
 
@@ -25,8 +25,12 @@ END $$;
 
 CREATE TRIGGER tokens_notify AFTER UPDATE OR DELETE ON tokens
     FOR EACH STATEMENT EXECUTE FUNCTION notify_tokens();
+-- A sign-out ends a session everywhere.
+CREATE TRIGGER sessions_notify AFTER DELETE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_tokens();
 
 -- +goose Down
+DROP TRIGGER sessions_notify ON sessions;
 DROP TRIGGER tokens_notify ON tokens;
 DROP FUNCTION notify_tokens();
 DROP TRIGGER tile_changes_notify ON tile_changes;

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -131,10 +130,7 @@ func (a *api) listReported(w http.ResponseWriter, r *http.Request) {
 // "acres", "source"}.
 func (a *api) addReported(w http.ResponseWriter, r *http.Request) {
 	var n acreage.NewReported
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&n); err != nil {
-		writeError(w, http.StatusBadRequest, `body must be a JSON object {"scope", "from", "to", "acres", "source"}: `+err.Error())
+	if !decodeBody(w, r, 16<<10, &n, `{"scope", "from", "to", "acres", "source"}`) {
 		return
 	}
 	rep, err := acreage.AddReported(r.Context(), a.DB, n, tokenFrom(r.Context()).Name)

@@ -68,9 +68,12 @@ func New(d Deps) http.Handler {
 		r.Get("/ogc/collections/{collection}/items/{id}", a.ogcItem)
 	})
 
+	r.Post("/api/v1/session", a.signIn)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		r.Get("/me", a.me)
+		r.Get("/session", a.session)
+		r.Delete("/session", a.signOut)
 		r.With(require(auth.Uploader)).Post("/uploads", a.postUpload)
 		r.Group(func(r chi.Router) {
 			r.Use(require(auth.Uploader, auth.Analyst))
@@ -113,6 +116,18 @@ func securityHeaders(next http.Handler) http.Handler {
 // errorBody is the shape of every error response.
 type errorBody struct {
 	Error string `json:"error"`
+}
+
+// decodeBody reads a small JSON object into v, answering 400 (naming the
+// shape wanted) for anything else.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, shape string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be a JSON object "+shape+": "+err.Error())
+		return false
+	}
+	return true
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -33,10 +32,7 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
 		Name string `json:"name"`
 		Role string `json:"role"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, `body must be a JSON object {"name": "...", "role": "uploader|analyst|admin"}: `+err.Error())
+	if !decodeBody(w, r, 4096, &req, `{"name": "...", "role": "uploader|analyst|admin"}`) {
 		return
 	}
 	role, err := auth.ParseRole(req.Role)

@@ -15,12 +15,13 @@ import (
 // in case a revocation's notification is lost on the way.
 const cacheFor = time.Minute
 
-// Cache authenticates like Authenticate, remembering the tokens it has
-// seen so that a request (a map shows dozens of tiles a second) need not
-// ask the database. A revocation, from this process or any other, moves
-// the revocations signal (store.Watch on store.TokensChannel) and so
-// empties the cache; while that signal is not live, every request asks.
-// Only active tokens are remembered, so guessing cannot fill it.
+// Cache authenticates like Authenticate and LookupSession, remembering the
+// tokens and sessions it has seen so that a request (a map shows dozens of
+// tiles a second) need not ask the database. A revocation or sign-out, from
+// this process or any other, moves the revocations signal (store.Watch on
+// store.TokensChannel) and so empties the cache; while that signal is not
+// live, every request asks. Only good tokens and sessions are remembered,
+// so guessing cannot fill it.
 type Cache struct {
 	db          *pgxpool.Pool
 	revocations *store.Signal
@@ -31,8 +32,8 @@ type Cache struct {
 }
 
 type knownToken struct {
-	token Token
-	at    time.Time
+	session Session // Token set for both kinds; the rest for sessions only
+	at      time.Time
 }
 
 // NewCache returns a token cache; revocations may be nil, which turns
@@ -43,7 +44,27 @@ func NewCache(db *pgxpool.Pool, revocations *store.Signal) *Cache {
 
 // Authenticate returns the active token with this secret, or ErrInvalidToken.
 func (c *Cache) Authenticate(ctx context.Context, secret string) (Token, error) {
-	key := sha256.Sum256([]byte(secret))
+	s, err := c.remember(ctx, "token\x00"+secret, func() (Session, error) {
+		tok, err := Authenticate(ctx, c.db, secret)
+		return Session{Token: tok}, err
+	})
+	return s.Token, err
+}
+
+// Session returns the session with this id if it is still good, or
+// ErrNoSession.
+func (c *Cache) Session(ctx context.Context, id string) (Session, error) {
+	s, err := c.remember(ctx, "session\x00"+id, func() (Session, error) {
+		return LookupSession(ctx, c.db, id)
+	})
+	if err == nil && !s.Expires.IsZero() && time.Now().After(s.Expires) {
+		return Session{}, ErrNoSession
+	}
+	return s, err
+}
+
+func (c *Cache) remember(ctx context.Context, key string, lookup func() (Session, error)) (Session, error) {
+	sum := sha256.Sum256([]byte(key))
 	version, live := c.revocations.Version()
 	if live {
 		c.mu.Lock()
@@ -51,25 +72,26 @@ func (c *Cache) Authenticate(ctx context.Context, secret string) (Token, error) 
 			clear(c.known)
 			c.version = version
 		}
-		k, ok := c.known[key]
+		k, ok := c.known[sum]
 		c.mu.Unlock()
 		if ok && time.Since(k.at) < cacheFor {
-			return k.token, nil
+			return k.session, nil
 		}
 	}
-	tok, err := Authenticate(ctx, c.db, secret)
+	s, err := lookup()
 	if err != nil || !live {
-		return tok, err
+		return s, err
 	}
 	c.mu.Lock()
 	// Remember it only if no revocation came while we asked: the answer
 	// may predate it.
 	if v, _ := c.revocations.Version(); v == version && c.version == version {
-		c.known[key] = knownToken{tok, time.Now()}
+		c.known[sum] = knownToken{s, time.Now()}
 	}
 	c.mu.Unlock()
-	return tok, nil
+	return s, nil
 }
 
-// Revoked tells the cache that this process has just revoked a token.
+// Revoked tells the cache that this process has just revoked a token or
+// ended a session.
 func (c *Cache) Revoked() { c.revocations.Changed() }

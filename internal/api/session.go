@@ -1,0 +1,90 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"clearmap/internal/auth"
+)
+
+// sessionCookie carries a browser's session id.
+const sessionCookie = "clearmap_session"
+
+// csrfHeader carries a session's CSRF token on state-changing requests.
+const csrfHeader = "X-CSRF-Token"
+
+// sessionInfo is what the page learns about its sign-in.
+type sessionInfo struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CSRFToken string    `json:"csrf_token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func infoOf(s auth.Session) sessionInfo {
+	return sessionInfo{Name: s.Token.Name, Role: string(s.Token.Role), CSRFToken: s.CSRF, ExpiresAt: s.Expires}
+}
+
+// signIn exchanges {"token": "..."} for a session cookie: HttpOnly, so page
+// scripts never hold the secret, and SameSite=Strict, so other sites'
+// pages cannot send it.
+func (a *api) signIn(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Token string `json:"token"`
+	}
+	if !decodeBody(w, r, 4096, &req, `{"token": "cm_..."}`) {
+		return
+	}
+	s, err := auth.StartSession(r.Context(), a.DB, req.Token)
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken):
+		writeError(w, http.StatusUnauthorized, "token not recognised or revoked")
+		return
+	case err != nil:
+		a.unavailable(w, r, err)
+		return
+	}
+	infoFrom(r.Context()).token = s.Token.Name
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: s.ID, Path: "/", Expires: s.Expires, MaxAge: int(auth.SessionLifetime.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, infoOf(s))
+}
+
+// session tells a page that is signed in who it is, and its CSRF token
+// again (after a reload).
+func (a *api) session(w http.ResponseWriter, r *http.Request) {
+	s, ok := sessionFrom(r.Context())
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "not signed in with a session")
+		return
+	}
+	writeJSON(w, http.StatusOK, infoOf(s))
+}
+
+// signOut ends the session and clears its cookie.
+func (a *api) signOut(w http.ResponseWriter, r *http.Request) {
+	s, ok := sessionFrom(r.Context())
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "not signed in with a session")
+		return
+	}
+	err := auth.EndSession(r.Context(), a.DB, s.ID)
+	a.Tokens.Revoked()
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// isHTTPS says whether the client reached us over HTTPS, directly or
+// through a proxy, so cookies are marked Secure whenever they can be.
+func isHTTPS(r *http.Request) bool {
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
