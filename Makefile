@@ -5,20 +5,33 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run test build setup lint fuzz
+.PHONY: run test build setup lint fuzz web
 
 ## run: set up the local database unless DATABASE_URL is given, then serve.
 run: build
 	@if [ -z "$$DATABASE_URL" ]; then scripts/setup-postgres.sh; fi
 	./bin/clearmap serve
 
-## test: set up the local database unless CLEARMAP_TEST_DATABASE_URL is given, then run every test.
+## test: set up the local database (unless CLEARMAP_TEST_DATABASE_URL is
+## given) and Chromium, then run every test, the browser's included.
 test: setup-for-test lint
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
-build:
+build: web
 	$(GO) build -o bin/clearmap ./cmd/clearmap
+
+## web: build the front end into web/dist, which the binary embeds.
+web: web/dist/index.html
+
+WEB_SOURCES := $(wildcard web/src/* web/public/*) web/index.html web/vite.config.js
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
 
 setup:
 	scripts/setup-postgres.sh
@@ -26,8 +39,9 @@ setup:
 .PHONY: setup-for-test
 setup-for-test:
 	@if [ -z "$$CLEARMAP_TEST_DATABASE_URL" ]; then scripts/setup-postgres.sh; fi
+	scripts/setup-browser.sh
 
-lint:
+lint: web
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
 	"clearmap/internal/tiles"
+	"clearmap/web"
 )
 
 // service is a running API on its own database.
@@ -355,7 +358,24 @@ func TestUnknownRoutesAndIndex(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, "OpenStreetMap contributors") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET / = %d %s", r.status, r.header.Get("Content-Type"))
 	}
-	if r.header.Get("X-Content-Type-Options") != "nosniff" {
-		t.Fatal("security headers missing")
+	if r.header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(r.header.Get("Content-Security-Policy"), "script-src 'self';") ||
+		r.header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("web app headers %v", r.header)
+	}
+	// The scripts it names are served, kept for a year, gzipped on request;
+	// MapLibre's worker too.
+	for _, pattern := range []string{`/assets/index-[\w-]+\.js`, `/assets/index-[\w-]+\.css`} {
+		path := regexp.MustCompile(pattern).FindString(r.body)
+		a := s.send(t, "GET", path, "", nil, "Accept-Encoding", "gzip")
+		if path == "" || a.status != 200 || a.header.Get("Cache-Control") != "public, max-age=31536000, immutable" || a.header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("asset %q: %d %v", path, a.status, a.header)
+		}
+	}
+	entries, err := fs.Glob(web.FS(), "assets/maplibre-gl-worker-*.mjs")
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("worker %v %v", entries, err)
+	}
+	if w := s.do(t, "GET", "/"+entries[0], "", ""); w.status != 200 || !strings.HasPrefix(w.header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("worker: %d %s", w.status, w.header.Get("Content-Type"))
 	}
 }

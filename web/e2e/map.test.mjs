@@ -1,0 +1,203 @@
+// End-to-end tests of the web app in Debian's Chromium, driven by
+// playwright-core. Run by `go test ./cmd/clearmap` (TestWebAppInChromium),
+// which starts a real server on a throwaway database and passes:
+//   CLEARMAP_URL, CLEARMAP_ADMIN, CLEARMAP_UPLOADER, CLEARMAP_SAMPLE, CLEARMAP_SCREENSHOTS
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const base = process.env.CLEARMAP_URL;
+const shots = process.env.CLEARMAP_SCREENSHOTS;
+mkdirSync(shots, { recursive: true });
+
+// The flags SPEC §6 names: software WebGL 2, and no background traffic to
+// hosts this machine cannot reach.
+const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
+
+let browser;
+before(async () => { browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args }); });
+after(async () => { await browser?.close(); });
+
+/** A new page that records console errors and failed scripts. */
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // The browser logs every 4xx answer; the ones we provoke are asserted below.
+    if (m.type() === 'error' && !/status of (401|422)/.test(m.text())) page.errors.push(m.text());
+  });
+  return page;
+}
+
+async function signIn(page, token) {
+  await page.goto(base);
+  await page.fill('#token', token);
+  await page.click('#sign-in-form button[type=submit]');
+}
+
+/** Waits until the map has drawn every tile it wants. */
+async function mapIdle(page) {
+  await page.waitForFunction(() => {
+    const m = window.clearmapMap;
+    return m && m.loaded() && m.areTilesLoaded() && !m.isMoving();
+  }, null, { timeout: 60_000, polling: 200 });
+}
+
+/** Distinct colours in a screenshot of the map, counted by the browser. */
+async function coloursOnMap(page) {
+  const png = await page.locator('#map').screenshot();
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = new OffscreenCanvas(img.width, img.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const px = ctx.getImageData(0, 0, img.width, img.height).data;
+    const seen = new Set();
+    for (let i = 0; i < px.length; i += 4 * 7) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+    return seen.size;
+  }, png.toString('base64'));
+}
+
+const progressText = (page) => page.textContent('#progress-text');
+
+/** The summary the API gives for the page's own session and filters. */
+const apiSummary = (page, query = '') => page.evaluate(async (q) => (await fetch(`/api/v1/summary${q}`)).json(), query);
+
+const formatted = (n) => new Intl.NumberFormat('en', { maximumFractionDigits: n >= 100 ? 0 : n >= 1 ? 1 : 2, minimumFractionDigits: n >= 100 || n < 1 ? 0 : 1 }).format(n);
+
+test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
+  const page = await newPage();
+
+  await t.test('a wrong token is refused with a message', async () => {
+    await signIn(page, 'cm_not-a-real-token');
+    await page.waitForSelector('#sign-in-error:not(:empty)');
+    assert.match(await page.textContent('#sign-in-error'), /not recognised/);
+  });
+
+  await t.test('signed in, the map of districts draws', async () => {
+    await page.fill('#token', process.env.CLEARMAP_ADMIN);
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForSelector('#map:not([hidden])');
+    await page.waitForFunction(() => document.querySelector('#progress-text')?.textContent.includes('acres mapped'));
+    assert.equal(await progressText(page), '0 of 40,659 acres mapped (0.0%)');
+    await mapIdle(page);
+    const districts = await page.evaluate(() =>
+      window.clearmapMap.queryRenderedFeatures({ layers: ['districts-fill'] }).map((f) => f.properties.code));
+    assert.ok(new Set(districts).size > 100, `only ${new Set(districts).size} districts rendered`);
+    assert.ok(districts.includes('PK-KP-KHYBER'));
+    const provinces = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['provinces-line'] }).length);
+    assert.ok(provinces > 0, 'no province borders rendered');
+    const colours = await coloursOnMap(page);
+    assert.ok(colours > 20, `the map canvas looks blank: ${colours} colours`);
+    assert.equal(await page.locator('#districts-table tbody tr').count(), 156);
+  });
+
+  await t.test('uploading the sample file shows the receipt and moves the progress bar', async () => {
+    await page.setInputFiles('#file', process.env.CLEARMAP_SAMPLE);
+    await page.waitForSelector('#receipt[data-status]', { timeout: 60_000 });
+    assert.equal(await page.getAttribute('#receipt', 'data-status'), '201', await page.textContent('#receipt'));
+    const receipt = await page.textContent('#receipt');
+    assert.match(receipt, /Stored: upload #\d+/);
+    assert.match(receipt, /300 fields from sample-clearances\.geojson/);
+    const s = await apiSummary(page);
+    assert.ok(s.mapped_acres > 0);
+    const want = `${formatted(s.mapped_acres)} of 40,659 acres mapped (${(s.progress * 100).toFixed(1)}%)`;
+    await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, want);
+    // The tables follow: the top district by net acres is the API's.
+    const top = [...(await page.evaluate(async () => (await fetch('/api/v1/districts')).json()))].sort((a, b) => b.acres - a.acres)[0];
+    assert.equal(await page.textContent('#districts-table tbody tr:first-child td:first-child'), top.name);
+    await mapIdle(page);
+    const fields = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-points'] }).length);
+    assert.ok(fields > 0, 'no cleared fields drawn after the upload');
+    await page.screenshot({ path: `${shots}/desktop-after-upload.png` });
+  });
+
+  await t.test('the crop filter changes the tiles and every figure', async () => {
+    const before = await progressText(page);
+    await page.selectOption('#crop', 'cannabis');
+    const s = await apiSummary(page, '?crop=cannabis');
+    const want = `${formatted(s.mapped_acres)} of 40,659 acres mapped (${(s.progress * 100).toFixed(1)}%)`;
+    assert.notEqual(want, before);
+    await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, want);
+    await mapIdle(page);
+    const crops = await page.evaluate(() => [...new Set(window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-points'] }).map((f) => f.properties.crop))]);
+    assert.deepEqual(crops, ['cannabis']);
+    assert.match(await page.getAttribute('#districts-csv', 'href'), /crop=cannabis/);
+    await page.selectOption('#crop', '');
+    await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, before);
+  });
+
+  await t.test('a bad file lists every problem and stores nothing', async () => {
+    const before = await progressText(page);
+    const bad = JSON.stringify({ type: 'FeatureCollection', features: [
+      { type: 'Feature', properties: { field_id: 'B-1', cleared_on: '2026-03-01' },
+        geometry: { type: 'Polygon', coordinates: [[[71.1, 34.05], [71.101, 34.05], [71.101, 34.051], [71.1, 34.05]]] } },
+      { type: 'Feature', properties: { field_id: 'B-2', crop: 'poppy', cleared_on: '2026-03-01' },
+        geometry: { type: 'Polygon', coordinates: [[[34.05, 71.1], [34.05, 71.101], [34.051, 71.101], [34.05, 71.1]]] } },
+    ] });
+    await page.setInputFiles('#file', { name: 'bad-fields.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(bad) });
+    await page.waitForSelector('#receipt[data-status="422"]', { timeout: 30_000 });
+    const rows = await page.$$eval('#receipt table.problems tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    assert.equal(rows.length, 2);
+    assert.deepEqual(rows.map((r) => r.slice(0, 2)), [['1', 'B-1'], ['2', 'B-2']]);
+    assert.match(rows[0][2], /crop/);
+    assert.match(rows[1][2], /lon,lat|longitude/i);
+    assert.match(await page.textContent('#receipt'), /Nothing was stored: 2 problems in bad-fields\.geojson/);
+    assert.equal(await progressText(page), before);
+    await page.screenshot({ path: `${shots}/desktop-bad-file.png` });
+  });
+
+  await t.test('the tables sort from their headers', async () => {
+    // Text sorts A to Z first, then Z to A.
+    await page.click('#districts-table th button[data-key="name"]');
+    assert.equal(await page.getAttribute('#districts-table th:first-child', 'aria-sort'), 'ascending');
+    const names = await page.$$eval('#districts-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    assert.deepEqual(names, [...names].sort((a, b) => a.localeCompare(b)));
+    await page.click('#districts-table th button[data-key="name"]');
+    assert.equal(await page.getAttribute('#districts-table th:first-child', 'aria-sort'), 'descending');
+    assert.equal(await page.textContent('#districts-table tbody tr:first-child td:first-child'), names.at(-1));
+  });
+
+  await t.test('the controls are reachable by keyboard', async () => {
+    await page.evaluate(() => document.activeElement?.blur());
+    const reached = new Set();
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      reached.add(await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent?.trim()));
+    }
+    for (const id of ['crop', 'from', 'to', 'file', 'sign-out']) assert.ok(reached.has(id), `${id} not reached by Tab: ${[...reached]}`);
+  });
+
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('at phone width the page stacks and stays usable', async () => {
+  const page = await newPage({ width: 375, height: 812 });
+  await signIn(page, process.env.CLEARMAP_ADMIN);
+  await page.waitForSelector('#map:not([hidden])');
+  await mapIdle(page);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  await page.screenshot({ path: `${shots}/phone.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('an uploader sees the upload panel and no map', async () => {
+  const page = await newPage();
+  await signIn(page, process.env.CLEARMAP_UPLOADER);
+  await page.waitForSelector('#upload:not([hidden])');
+  assert.equal(await page.isHidden('#map'), true);
+  assert.equal(await page.isHidden('#tables'), true);
+  await page.click('#sign-out');
+  await page.waitForSelector('#sign-in:not([hidden])');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

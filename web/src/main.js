@@ -1,0 +1,132 @@
+// clearmap's web app: sign-in, the map, the figures, the tables and the
+// upload panel. The filters drive the tiles and every number on the page.
+
+import './style.css';
+import * as api from './api.js';
+import { acres, count, percent } from './format.js';
+import { createMap, renderLegend } from './map.js';
+import { districtColumns, downloadCSV, provinceColumns, sortableTable } from './tables.js';
+import { setUpUpload } from './upload.js';
+
+const $ = (id) => document.getElementById(id);
+const filters = { crop: '', from: '', to: '' };
+let view = null; // the map, once shown
+let byCode = new Map(); // district code → its row under the filters
+let provinces, districts;
+
+function showSignIn(message = '') {
+  $('sign-in').hidden = false;
+  for (const id of ['map', 'panel', 'legend', 'progress', 'who', 'hover']) $(id).hidden = true;
+  $('sign-in-error').textContent = message;
+  $('token').focus();
+}
+
+async function refreshFigures() {
+  const [s, ds] = await Promise.all([api.summary(filters), api.districts(filters)]);
+  const mapped = s.mapped_acres;
+  $('progress-text').textContent = `${acres(mapped)} of ${count(s.target_acres)} acres mapped (${percent(s.progress)})`;
+  const bar = $('progress-bar');
+  bar.setAttribute('aria-valuenow', String(Math.min(100, s.progress * 100).toFixed(1)));
+  bar.firstElementChild.style.width = `${Math.min(100, s.progress * 100)}%`;
+  provinces.set(s.by_province);
+  byCode = new Map(ds.map((d) => [d.code, d]));
+  districts.set(ds);
+  $('districts-csv').href = `/api/v1/districts${api.filterQuery(filters) || '?'}${api.filterQuery(filters) ? '&' : ''}format=csv`;
+  const card = $('district-card');
+  if (card.dataset.code) showDistrict(card.dataset.code);
+}
+
+function districtText(code) {
+  const d = byCode.get(code);
+  if (!d) return code;
+  return `${d.name}: ${acres(d.acres)} acres net (poppy ${acres(d.acres_poppy)}, cannabis ${acres(d.acres_cannabis)}), ${count(d.fields)} fields`;
+}
+
+function showDistrict(code) {
+  const d = byCode.get(code);
+  const card = $('district-card');
+  if (!d) return;
+  card.dataset.code = code;
+  card.hidden = false;
+  card.innerHTML = '';
+  const h = document.createElement('h2');
+  h.textContent = d.name;
+  const dl = document.createElement('dl');
+  for (const [label, value] of [
+    ['Province', d.province], ['Net cleared', `${acres(d.acres)} acres`], ['Gross (sum of fields)', `${acres(d.gross_acres)} acres`],
+    ['Poppy', `${acres(d.acres_poppy)} acres`], ['Cannabis', `${acres(d.acres_cannabis)} acres`],
+    ['Reported', d.reported_acres ? `${acres(d.reported_acres)} acres` : '–'], ['Fields', count(d.fields)],
+    ['Last cleared', d.last_cleared_on || '–'],
+  ]) {
+    const dt = document.createElement('dt');
+    dt.textContent = label;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    dl.append(dt, dd);
+  }
+  card.append(h, dl);
+}
+
+async function showApp(s) {
+  $('sign-in').hidden = true;
+  $('who').hidden = false;
+  $('who-name').textContent = `${s.name} (${s.role})`;
+  $('panel').hidden = false;
+  const reads = s.role === 'analyst' || s.role === 'admin';
+  const uploads = s.role === 'uploader' || s.role === 'admin';
+  $('upload').hidden = !uploads;
+  for (const id of ['map', 'legend', 'progress', 'tables', 'filters']) $(id).hidden = !reads;
+  if (!reads) return;
+  if (!view) {
+    view = createMap($('map'), filters, { onDistrict: showDistrict, hoverText: districtText });
+    window.clearmapMap = view.map; // for the end-to-end tests
+    renderLegend($('legend'));
+  }
+  await refreshFigures();
+}
+
+async function onFiltersChanged() {
+  const form = $('filters');
+  filters.crop = form.crop.value;
+  filters.from = form.from.value;
+  filters.to = form.to.value;
+  if (filters.from && filters.to && filters.to < filters.from) {
+    form.to.setCustomValidity('The end date is before the start date.');
+    form.to.reportValidity();
+    return;
+  }
+  form.to.setCustomValidity('');
+  view?.refresh(filters);
+  await refreshFigures();
+}
+
+function start() {
+  provinces = sortableTable($('provinces-table'), provinceColumns, 'Cleared acres by province');
+  districts = sortableTable($('districts-table'), districtColumns, 'Cleared acres by district');
+  $('sign-in-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const s = await api.signIn($('token').value.trim());
+      $('token').value = '';
+      await showApp(s);
+    } catch (err) {
+      showSignIn(err.status === 401 ? 'That token is not recognised, or has been revoked.' : `Sign-in failed: ${err.message}`);
+    }
+  });
+  $('sign-out').addEventListener('click', async () => {
+    await api.signOut().catch(() => {});
+    location.reload();
+  });
+  $('filters').addEventListener('change', onFiltersChanged);
+  $('filters').addEventListener('reset', () => setTimeout(onFiltersChanged));
+  $('provinces-csv').addEventListener('click', () =>
+    downloadCSV('clearmap-provinces.csv', [{ key: 'code' }, ...provinceColumns], provinces.rows));
+  setUpUpload(async () => {
+    if ($('map').hidden) return;
+    view.refresh(filters);
+    await refreshFigures();
+  });
+  api.session().then((s) => (s ? showApp(s) : showSignIn()), (e) => showSignIn(`The service did not answer: ${e.message}`));
+}
+
+start();
