@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 const base = process.env.CLEARMAP_URL;
@@ -151,6 +152,60 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.match(await page.textContent('#receipt'), /Nothing was stored: 2 problems in bad-fields\.geojson/);
     assert.equal(await progressText(page), before);
     await page.screenshot({ path: `${shots}/desktop-bad-file.png` });
+  });
+
+  await t.test('a click on a district shows its figures; on a field, its popup', async () => {
+    await mapIdle(page);
+    const lahore = await page.evaluate(() => window.clearmapMap.project([74.3587, 31.5204]));
+    await page.locator('#map canvas').click({ position: lahore });
+    await page.waitForSelector('#district-card:not([hidden])');
+    assert.equal(await page.textContent('#district-card h2'), 'Lahore');
+    assert.match(await page.textContent('#district-card'), /Net cleared0 acres/);
+
+    const field = await page.evaluate(async () => (await fetch('/ogc/collections/clearances/items?limit=1')).json());
+    const ring = field.features[0].geometry.coordinates[0][0];
+    const centre = [ring.reduce((s, p) => s + p[0], 0) / ring.length, ring.reduce((s, p) => s + p[1], 0) / ring.length];
+    await page.evaluate((c) => window.clearmapMap.jumpTo({ center: c, zoom: 16 }), centre);
+    await mapIdle(page);
+    const at = await page.evaluate((c) => window.clearmapMap.project(c), centre);
+    await page.locator('#map canvas').click({ position: at });
+    await page.waitForSelector('.maplibregl-popup');
+    const popup = await page.textContent('.maplibregl-popup');
+    const p = field.features[0].properties;
+    assert.ok(popup.includes(p.crop) && popup.includes(p.cleared_on) && popup.includes(p.team), popup);
+    assert.match(popup, /Upload#1/);
+    await page.screenshot({ path: `${shots}/desktop-field-popup.png` });
+    await page.click('.maplibregl-popup-close-button');
+    await page.evaluate(() => window.clearmapMap.fitBounds([[60.87, 23.6], [77.84, 37.1]], { animate: false }));
+  });
+
+  await t.test('a file dropped on the panel is uploaded', async () => {
+    const before = await progressText(page);
+    const field = JSON.stringify({ type: 'Feature', properties: { field_id: 'D-1', crop: 'cannabis', cleared_on: '2026-04-01' },
+      geometry: { type: 'Polygon', coordinates: [[[74.30, 31.50], [74.302, 31.50], [74.302, 31.502], [74.30, 31.502], [74.30, 31.50]]] } });
+    await page.evaluate((text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], 'dropped.geojson', { type: 'application/geo+json' }));
+      const drop = document.getElementById('drop');
+      for (const type of ['dragenter', 'dragover', 'drop']) drop.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, field);
+    await page.waitForFunction(() => document.querySelector('#receipt')?.textContent.includes('dropped.geojson'), null, { timeout: 30_000 });
+    assert.equal(await page.getAttribute('#receipt', 'data-status'), '201');
+    assert.match(await page.textContent('#receipt'), /Lahore: 10\.4 acres/);
+    await page.waitForFunction((b) => document.querySelector('#progress-text').textContent !== b, before);
+    // The open district card follows the new figures.
+    await page.waitForFunction(() => /Net cleared10\.4 acres/.test(document.querySelector('#district-card').textContent));
+  });
+
+  await t.test('the tables download as CSV', async () => {
+    const [provinces] = await Promise.all([page.waitForEvent('download'), page.click('#provinces-csv')]);
+    const text = await readFile(await provinces.path(), 'utf8');
+    assert.equal(text.split('\n')[0], 'code,name,acres,gross_acres,acres_poppy,acres_cannabis,reported_acres');
+    assert.equal(text.trim().split('\n').length, 8);
+    const [districts] = await Promise.all([page.waitForEvent('download'), page.click('#districts-csv')]);
+    const rows = (await readFile(await districts.path(), 'utf8')).trim().split('\n');
+    assert.equal(rows.length, 157);
+    assert.match(rows[0], /^code,name,province,acres/);
   });
 
   await t.test('the tables sort from their headers', async () => {

@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 const filters = { crop: '', from: '', to: '' };
 let view = null; // the map, once shown
 let byCode = new Map(); // district code → its row under the filters
+let provinceNames = new Map(); // province code → name
 let provinces, districts;
 
 function showSignIn(message = '') {
@@ -29,8 +30,9 @@ async function refreshFigures() {
   bar.setAttribute('aria-valuenow', String(Math.min(100, s.progress * 100).toFixed(1)));
   bar.firstElementChild.style.width = `${Math.min(100, s.progress * 100)}%`;
   provinces.set(s.by_province);
+  provinceNames = new Map(s.by_province.map((p) => [p.code, p.name]));
   byCode = new Map(ds.map((d) => [d.code, d]));
-  districts.set(ds);
+  districts.set(ds.map((d) => ({ ...d, province_name: provinceNames.get(d.province) ?? d.province })));
   $('districts-csv').href = `/api/v1/districts${api.filterQuery(filters) || '?'}${api.filterQuery(filters) ? '&' : ''}format=csv`;
   const card = $('district-card');
   if (card.dataset.code) showDistrict(card.dataset.code);
@@ -53,7 +55,7 @@ function showDistrict(code) {
   h.textContent = d.name;
   const dl = document.createElement('dl');
   for (const [label, value] of [
-    ['Province', d.province], ['Net cleared', `${acres(d.acres)} acres`], ['Gross (sum of fields)', `${acres(d.gross_acres)} acres`],
+    ['Province', provinceNames.get(d.province) ?? d.province], ['Net cleared', `${acres(d.acres)} acres`], ['Gross (sum of fields)', `${acres(d.gross_acres)} acres`],
     ['Poppy', `${acres(d.acres_poppy)} acres`], ['Cannabis', `${acres(d.acres_cannabis)} acres`],
     ['Reported', d.reported_acres ? `${acres(d.reported_acres)} acres` : '–'], ['Fields', count(d.fields)],
     ['Last cleared', d.last_cleared_on || '–'],

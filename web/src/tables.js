@@ -57,7 +57,7 @@ export const provinceColumns = [
 
 export const districtColumns = [
   { key: 'name', label: 'District' },
-  { key: 'province', label: 'Province' },
+  { key: 'province_name', label: 'Province' },
   { key: 'acres', label: 'Net acres', numeric: true },
   { key: 'gross_acres', label: 'Gross acres', numeric: true },
   { key: 'acres_poppy', label: 'Poppy', numeric: true },
