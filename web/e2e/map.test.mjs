@@ -132,6 +132,18 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.match(await page.getAttribute('#districts-csv', 'href'), /crop=cannabis/);
     await page.selectOption('#crop', '');
     await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, before);
+
+    // A date range does the same.
+    await page.fill('#from', '2026-03-20');
+    const dated = await apiSummary(page, '?from=2026-03-20');
+    const wantDated = `${formatted(dated.mapped_acres)} of 40,659 acres mapped (${(dated.progress * 100).toFixed(1)}%)`;
+    assert.notEqual(wantDated, before);
+    await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, wantDated);
+    await mapIdle(page);
+    const days = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-points'] }).map((f) => f.properties.cleared_on));
+    assert.ok(days.length > 0 && days.every((d) => d >= '2026-03-20'), `fields from ${days}`);
+    await page.click('#filters button[type=reset]');
+    await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, before);
   });
 
   await t.test('a bad file lists every problem and stores nothing', async () => {
