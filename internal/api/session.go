@@ -57,19 +57,25 @@ func (a *api) signIn(w http.ResponseWriter, r *http.Request) {
 // session tells a page that is signed in who it is, and its CSRF token
 // again (after a reload).
 func (a *api) session(w http.ResponseWriter, r *http.Request) {
+	if s, ok := browserSession(w, r); ok {
+		writeJSON(w, http.StatusOK, infoOf(s))
+	}
+}
+
+// browserSession returns the request's session, answering 401 when it
+// came with a token instead.
+func browserSession(w http.ResponseWriter, r *http.Request) (auth.Session, bool) {
 	s, ok := sessionFrom(r.Context())
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "not signed in with a session")
-		return
 	}
-	writeJSON(w, http.StatusOK, infoOf(s))
+	return s, ok
 }
 
 // signOut ends the session and clears its cookie.
 func (a *api) signOut(w http.ResponseWriter, r *http.Request) {
-	s, ok := sessionFrom(r.Context())
+	s, ok := browserSession(w, r)
 	if !ok {
-		writeError(w, http.StatusUnauthorized, "not signed in with a session")
 		return
 	}
 	err := auth.EndSession(r.Context(), a.DB, s.ID)

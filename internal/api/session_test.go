@@ -81,6 +81,8 @@ func TestBrowserSessions(t *testing.T) {
 		t.Fatalf("upload with the CSRF token: %d %s", r.status, r.body)
 	}
 
+	// A token is not a session: it has no CSRF token to give.
+	wantError(t, s.do(t, "GET", "/api/v1/session", tokens[auth.Admin], ""), 401, "not signed in with a session")
 	// A session id is not a token, nor a token a session id.
 	wantError(t, s.do(t, "GET", "/api/v1/me", c.Value, ""), 401, "token not recognised")
 	wantError(t, s.send(t, "GET", "/api/v1/me", "", nil, "Cookie", "clearmap_session="+tokens[auth.Admin]), 401, "sign in again")
