@@ -16,6 +16,7 @@ import (
 	"clearmap/internal/boundaries"
 	"clearmap/internal/config"
 	"clearmap/internal/ingest"
+	"clearmap/internal/metrics"
 	"clearmap/internal/store"
 	"clearmap/internal/tiles"
 )
@@ -74,14 +75,17 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	tileCache := tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20, tileChanges)
 	srv := &http.Server{
 		Handler: api.New(api.Deps{
 			DB: pool, Migrator: migrator, Logger: logger,
-			Ingest:         &ingest.Service{DB: pool},
-			MaxUploadBytes: cfg.MaxUploadBytes,
-			TargetAcres:    cfg.TargetAcres,
-			Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20, tileChanges),
-			Tokens:         auth.NewCache(pool, revocations),
+			Ingest:           &ingest.Service{DB: pool},
+			MaxUploadBytes:   cfg.MaxUploadBytes,
+			TargetAcres:      cfg.TargetAcres,
+			Tiles:            tileCache,
+			Tokens:           auth.NewCache(pool, revocations),
+			Metrics:          metrics.New(pool, tileCache),
+			UploadsPerMinute: cfg.UploadsPerMinute,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

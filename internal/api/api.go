@@ -4,8 +4,10 @@ package api
 
 import (
 	"encoding/json"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -13,6 +15,7 @@ import (
 
 	"clearmap/internal/auth"
 	"clearmap/internal/ingest"
+	"clearmap/internal/metrics"
 	"clearmap/internal/store"
 	"clearmap/internal/tiles"
 	"clearmap/web"
@@ -32,15 +35,20 @@ type Deps struct {
 	Tiles *tiles.Cache
 	// Tokens authenticates requests.
 	Tokens *auth.Cache
+	// Metrics counts requests and uploads, and serves /metrics.
+	Metrics *metrics.Metrics
+	// UploadsPerMinute bounds each token's uploads; 0 lifts the bound.
+	UploadsPerMinute int
 }
 
 type api struct {
 	Deps
+	uploads *limiter
 }
 
 // New returns the service's HTTP handler.
 func New(d Deps) http.Handler {
-	a := &api{d}
+	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute)}
 	r := chi.NewRouter()
 	r.Use(a.logRequests, securityHeaders)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -52,11 +60,12 @@ func New(d Deps) http.Handler {
 
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
-	site := http.FileServerFS(web.FS())
-	r.With(webApp("no-cache")).Handle("/", site)
+	r.Get("/metrics", a.metrics)
+	site := webFiles()
+	r.With(webApp("no-cache")).Get("/", site)
 	// Asset names carry a hash of their content, so they never change.
 	r.With(webApp("public, max-age=31536000, immutable"), middleware.Compress(5, "text/javascript", "text/css")).
-		Handle("/assets/*", site)
+		Get("/assets/*", site)
 
 	r.Group(func(r chi.Router) {
 		r.Use(a.authenticate, require(auth.Analyst))
@@ -79,7 +88,7 @@ func New(d Deps) http.Handler {
 		r.Get("/me", a.me)
 		r.Get("/session", a.session)
 		r.Delete("/session", a.signOut)
-		r.With(require(auth.Uploader)).Post("/uploads", a.postUpload)
+		r.With(require(auth.Uploader), a.limitUploads).Post("/uploads", a.postUpload)
 		r.Group(func(r chi.Router) {
 			r.Use(require(auth.Uploader, auth.Analyst))
 			r.Get("/uploads", a.listUploads)
@@ -134,6 +143,24 @@ func webApp(cacheControl string) func(http.Handler) http.Handler {
 			w.Header().Set("Cache-Control", cacheControl)
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+// webFiles serves the built web app, with the service's JSON 404 for a
+// file it does not have.
+func webFiles() http.HandlerFunc {
+	files := web.FS()
+	serve := http.FileServerFS(files)
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if name == "" {
+			name = "index.html"
+		}
+		if _, err := fs.Stat(files, name); err != nil {
+			writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
+			return
+		}
+		serve.ServeHTTP(w, r)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"clearmap/internal/api"
 	"clearmap/internal/auth"
 	"clearmap/internal/ingest"
+	"clearmap/internal/metrics"
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
 	"clearmap/internal/tiles"
@@ -27,12 +28,19 @@ import (
 
 // service is a running API on its own database.
 type service struct {
-	url  string
-	pool *pgxpool.Pool
-	logs *bytes.Buffer
+	url     string
+	pool    *pgxpool.Pool
+	logs    *bytes.Buffer
+	handler http.Handler
 }
 
 func start(t *testing.T, pool *pgxpool.Pool) *service {
+	t.Helper()
+	return startWith(t, pool, nil)
+}
+
+// startWith starts the API, letting change alter its dependencies first.
+func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *service {
 	t.Helper()
 	m, err := store.NewMigrator(pool)
 	if err != nil {
@@ -49,16 +57,24 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 	go store.Watch(ctx, pool, logger, map[string]*store.Signal{
 		store.TileChangesChannel: tileChanges, store.TokensChannel: revocations})
 	waitLive(t, tileChanges)
-	srv := httptest.NewServer(api.New(api.Deps{
+	cache := tiles.NewCache(&tiles.Service{DB: pool}, 8<<20, tileChanges)
+	deps := api.Deps{
 		DB: pool, Migrator: m, Logger: logger,
-		Ingest:         &ingest.Service{DB: pool},
-		MaxUploadBytes: 64 << 10,
-		TargetAcres:    40659,
-		Tiles:          tiles.NewCache(&tiles.Service{DB: pool}, 8<<20, tileChanges),
-		Tokens:         auth.NewCache(pool, revocations),
-	}))
+		Ingest:           &ingest.Service{DB: pool},
+		MaxUploadBytes:   64 << 10,
+		TargetAcres:      40659,
+		Tiles:            cache,
+		Tokens:           auth.NewCache(pool, revocations),
+		Metrics:          metrics.New(pool, cache),
+		UploadsPerMinute: 600,
+	}
+	if change != nil {
+		change(&deps)
+	}
+	handler := api.New(deps)
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &service{url: srv.URL, pool: pool, logs: logs}
+	return &service{url: srv.URL, pool: pool, logs: logs, handler: handler}
 }
 
 // waitLive waits until the signal's listener is listening.
@@ -354,6 +370,8 @@ func TestUnknownRoutesAndIndex(t *testing.T) {
 	s := start(t, testdb.Migrated(t))
 	wantError(t, s.do(t, "GET", "/nowhere", "", ""), 404, "no such resource: /nowhere")
 	wantError(t, s.do(t, "POST", "/healthz", "", ""), 405, "POST is not allowed on /healthz")
+	wantError(t, s.do(t, "POST", "/", "", ""), 405, "POST is not allowed on /")
+	wantError(t, s.do(t, "GET", "/assets/nothing.js", "", ""), 404, "no such resource: /assets/nothing.js")
 	r := s.do(t, "GET", "/", "", "")
 	if r.status != 200 || !strings.Contains(r.body, "OpenStreetMap contributors") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET / = %d %s", r.status, r.header.Get("Content-Type"))

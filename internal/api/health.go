@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
+
+	"clearmap/internal/auth"
 )
 
 // healthz answers 200 while the process runs.
@@ -31,4 +34,24 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// metrics serves Prometheus' scrape: to admins, and to scrapers on this
+// machine that reach the server directly (not through a proxy, which would
+// make every client look local).
+func (a *api) metrics(w http.ResponseWriter, r *http.Request) {
+	if directFromLoopback(r) {
+		a.Metrics.Handler().ServeHTTP(w, r)
+		return
+	}
+	a.authenticate(require(auth.Admin)(a.Metrics.Handler())).ServeHTTP(w, r)
+}
+
+func directFromLoopback(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }

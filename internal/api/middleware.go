@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 )
 
@@ -70,13 +71,15 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 			if quiet(r.URL.Path, status) {
 				level = slog.LevelDebug
 			}
+			took := time.Since(start)
+			a.Metrics.Request(chi.RouteContext(r.Context()).RoutePattern(), r.Method, status, took)
 			a.Logger.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", info.id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
-				slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Float64("ms", float64(took.Microseconds())/1000),
 				slog.String("token", info.token),
 				slog.String("remote", r.RemoteAddr),
 			)

@@ -54,6 +54,7 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	var readErr *ingest.ReadError
 	switch {
 	case errors.As(err, &tooLarge):
+		a.Metrics.Upload("too_large", 0)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than %d bytes; split the file, or send it as newline-delimited GeoJSON in parts", a.MaxUploadBytes))
 		return
 	case errors.As(err, &readErr):
@@ -65,6 +66,14 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.unavailable(w, r, err)
 		return
+	}
+	switch res.Outcome {
+	case ingest.Created:
+		a.Metrics.Upload("accepted", res.Receipt.Features)
+	case ingest.Replayed:
+		a.Metrics.Upload("replayed", 0)
+	default:
+		a.Metrics.Upload("rejected", 0)
 	}
 	switch {
 	case res.Outcome == ingest.Created:

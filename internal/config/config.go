@@ -27,6 +27,8 @@ type Config struct {
 	MaxUploadBytes   int64
 	TargetAcres      float64
 	TileCacheMB      int
+	// UploadsPerMinute bounds each token's uploads (0: no bound).
+	UploadsPerMinute int
 }
 
 // setting ties a flag to the environment variable that sets its default.
@@ -45,6 +47,7 @@ var settings = []setting{
 	{"max-upload-bytes", "CLEARMAP_MAX_UPLOAD_BYTES"},
 	{"target-acres", "CLEARMAP_TARGET_ACRES"},
 	{"tile-cache-mb", "CLEARMAP_TILE_CACHE_MB"},
+	{"uploads-per-minute", "CLEARMAP_UPLOADS_PER_MINUTE"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -67,6 +70,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", 64<<20, "largest upload body accepted, in bytes (env CLEARMAP_MAX_UPLOAD_BYTES)")
 	fs.Float64Var(&c.TargetAcres, "target-acres", 40659, "national target in acres until a national reported figure is recorded (env CLEARMAP_TARGET_ACRES)")
 	fs.IntVar(&c.TileCacheMB, "tile-cache-mb", 256, "tile cache size in MB; 0 turns it off (env CLEARMAP_TILE_CACHE_MB)")
+	fs.IntVar(&c.UploadsPerMinute, "uploads-per-minute", 60, "uploads one token may make per minute, in bursts of up to 10; 0 lifts the bound (env CLEARMAP_UPLOADS_PER_MINUTE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {
@@ -95,6 +99,9 @@ func (c *Config) Check() error {
 	}
 	if c.TileCacheMB < 0 {
 		problems = append(problems, "tile-cache-mb cannot be negative")
+	}
+	if c.UploadsPerMinute < 0 {
+		problems = append(problems, "uploads-per-minute cannot be negative")
 	}
 	if c.MaxUploadBytes < 1 {
 		problems = append(problems, "max-upload-bytes must be at least 1")

@@ -11,16 +11,17 @@ import (
 
 func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 	env := map[string]string{
-		"DATABASE_URL":               "postgres://db.example/clearmap",
-		"CLEARMAP_ADDR":              "0.0.0.0:9000",
-		"CLEARMAP_LOG_FORMAT":        "json",
-		"CLEARMAP_LOG_LEVEL":         "debug",
-		"CLEARMAP_DB_MAX_CONNS":      "25",
-		"CLEARMAP_STATEMENT_TIMEOUT": "5s",
-		"CLEARMAP_SHUTDOWN_TIMEOUT":  "1m",
-		"CLEARMAP_MAX_UPLOAD_BYTES":  "1000",
-		"CLEARMAP_TARGET_ACRES":      "33000",
-		"CLEARMAP_TILE_CACHE_MB":     "0",
+		"DATABASE_URL":                "postgres://db.example/clearmap",
+		"CLEARMAP_ADDR":               "0.0.0.0:9000",
+		"CLEARMAP_LOG_FORMAT":         "json",
+		"CLEARMAP_LOG_LEVEL":          "debug",
+		"CLEARMAP_DB_MAX_CONNS":       "25",
+		"CLEARMAP_STATEMENT_TIMEOUT":  "5s",
+		"CLEARMAP_SHUTDOWN_TIMEOUT":   "1m",
+		"CLEARMAP_MAX_UPLOAD_BYTES":   "1000",
+		"CLEARMAP_TARGET_ACRES":       "33000",
+		"CLEARMAP_TILE_CACHE_MB":      "0",
+		"CLEARMAP_UPLOADS_PER_MINUTE": "5",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -37,6 +38,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
+		UploadsPerMinute: 5,
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)

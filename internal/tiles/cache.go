@@ -81,6 +81,8 @@ type Cache struct {
 // requests that miss the same tile at once share one build.
 type CacheStats struct {
 	Hits, Misses, Builds, Evictions, Invalidations int64
+	// Bytes and Tiles are what the cache holds now.
+	Bytes, Tiles int64
 }
 
 type cacheKey struct {
@@ -248,5 +250,7 @@ func (c *Cache) readChanges(ctx context.Context, last int64) error {
 func (c *Cache) Stats() CacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stats
+	s := c.stats
+	s.Bytes, s.Tiles = c.size, int64(c.order.Len())
+	return s
 }
