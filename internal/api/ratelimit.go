@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -48,9 +47,10 @@ func (a *api) limitUploads(next http.Handler) http.Handler {
 		}
 		l.mu.Unlock()
 		if wait > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			seconds := strconv.Itoa(int(math.Ceil(wait.Seconds())))
+			w.Header().Set("Retry-After", seconds)
 			writeError(w, http.StatusTooManyRequests, "too many uploads from this token: at most "+
-				strconv.Itoa(l.perMinute)+" a minute; retry after "+wait.Round(time.Second).String())
+				strconv.Itoa(l.perMinute)+" a minute; retry in "+seconds+" s")
 			return
 		}
 		next.ServeHTTP(w, r)
