@@ -50,3 +50,4 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseDistricts$$' -fuzztime=$(FUZZTIME) ./internal/boundaries
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAndCheck$$' -fuzztime=$(FUZZTIME) ./internal/ingest
 	$(GO) test -run='^$$' -fuzz='^FuzzParsers$$' -fuzztime=$(FUZZTIME) ./internal/features
+	$(GO) test -run='^$$' -fuzz='^FuzzQueryParsers$$' -fuzztime=$(FUZZTIME) ./internal/api

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -16,14 +17,22 @@ import (
 // filter reads ?crop=&from=&to=&province= and answers 400 itself when one is
 // wrong.
 func (a *api) filter(w http.ResponseWriter, r *http.Request) (acreage.Filter, bool) {
-	q := r.URL.Query()
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return f, false
+	}
+	return f, true
+}
+
+// parseFilter reads the filters every figure and tile takes.
+func parseFilter(q url.Values) (acreage.Filter, error) {
 	var f acreage.Filter
 	var err error
 	switch f.Crop = q.Get("crop"); f.Crop {
 	case "", "poppy", "cannabis":
 	default:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("crop=%q: want poppy or cannabis", f.Crop))
-		return f, false
+		return f, fmt.Errorf("crop=%q: want poppy or cannabis", f.Crop)
 	}
 	for _, d := range []struct {
 		name string
@@ -31,17 +40,15 @@ func (a *api) filter(w http.ResponseWriter, r *http.Request) (acreage.Filter, bo
 	}{{"from", &f.From}, {"to", &f.To}} {
 		if v := q.Get(d.name); v != "" {
 			if *d.dst, err = time.Parse(time.DateOnly, v); err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s=%q: want a date, YYYY-MM-DD", d.name, v))
-				return f, false
+				return f, fmt.Errorf("%s=%q: want a date, YYYY-MM-DD", d.name, v)
 			}
 		}
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
-		writeError(w, http.StatusBadRequest, "to is before from")
-		return f, false
+		return f, errors.New("to is before from")
 	}
 	f.Province = q.Get("province")
-	return f, true
+	return f, nil
 }
 
 func (a *api) summary(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,19 +16,9 @@ import (
 // tile serves /tiles/{z}/{x}/{y}.mvt (and .pbf): 204 when empty, 400 out of
 // range, gzip when accepted, ETag and 304.
 func (a *api) tile(w http.ResponseWriter, r *http.Request) {
-	var c tiles.Coordinate
-	var err error
-	for _, p := range []struct {
-		name string
-		dst  *int
-	}{{"z", &c.Z}, {"x", &c.X}, {"y", &c.Y}} {
-		if *p.dst, err = strconv.Atoi(chi.URLParam(r, p.name)); err != nil {
-			writeError(w, http.StatusBadRequest, "tile coordinates must be whole numbers: /tiles/{z}/{x}/{y}.mvt")
-			return
-		}
-	}
-	if !c.Valid() {
-		writeError(w, http.StatusBadRequest, "no such tile: z must be 0 to 22, and x and y 0 to 2^z - 1")
+	c, err := parseTile(chi.URLParam(r, "z"), chi.URLParam(r, "x"), chi.URLParam(r, "y"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	f, ok := a.filter(w, r)
@@ -64,6 +55,24 @@ func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
+}
+
+// parseTile reads a tile's address from its path segments.
+func parseTile(z, x, y string) (tiles.Coordinate, error) {
+	var c tiles.Coordinate
+	for _, p := range []struct {
+		text string
+		dst  *int
+	}{{z, &c.Z}, {x, &c.X}, {y, &c.Y}} {
+		var err error
+		if *p.dst, err = strconv.Atoi(p.text); err != nil {
+			return c, errors.New("tile coordinates must be whole numbers: /tiles/{z}/{x}/{y}.mvt")
+		}
+	}
+	if !c.Valid() {
+		return c, errors.New("no such tile: z must be 0 to 22, and x and y 0 to 2^z - 1")
+	}
+	return c, nil
 }
 
 // baseURL is the service's address as the client sees it, behind a proxy
