@@ -21,16 +21,6 @@ import (
 	"clearmap/internal/tiles"
 )
 
-// HTTP timeouts. Reads and writes are long enough for a 64 MiB upload over a
-// slow field connection; headers must come quickly, so idle sockets cannot
-// pile up.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 10 * time.Minute
-	writeTimeout      = 10 * time.Minute
-	idleTimeout       = 2 * time.Minute
-)
-
 func serve(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	fs, err := newFlags("serve", e, &cfg)
@@ -76,24 +66,17 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	tileCache := tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20, tileChanges)
-	srv := &http.Server{
-		Handler: api.New(api.Deps{
-			DB: pool, Migrator: migrator, Logger: logger,
-			Ingest:           &ingest.Service{DB: pool},
-			MaxUploadBytes:   cfg.MaxUploadBytes,
-			TargetAcres:      cfg.TargetAcres,
-			Tiles:            tileCache,
-			Tokens:           auth.NewCache(pool, revocations),
-			Metrics:          metrics.New(pool, tileCache),
-			UploadsPerMinute: cfg.UploadsPerMinute,
-		}),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	srv := api.NewHTTPServer(api.New(api.Deps{
+		DB: pool, Migrator: migrator, Logger: logger,
+		Ingest:           &ingest.Service{DB: pool},
+		MaxUploadBytes:   cfg.MaxUploadBytes,
+		TargetAcres:      cfg.TargetAcres,
+		Tiles:            tileCache,
+		Tokens:           auth.NewCache(pool, revocations),
+		Metrics:          metrics.New(pool, tileCache),
+		UploadsPerMinute: cfg.UploadsPerMinute,
+	}), logger)
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	logger.Info("listening", "url", "http://"+ln.Addr().String())
 
 	served := make(chan error, 1)
