@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,4 +220,86 @@ func TestSlowClientsCannotHoldTheServer(t *testing.T) {
 
 func isReset(err error) bool {
 	return strings.Contains(err.Error(), "reset by peer")
+}
+
+// TestDatabaseRestart restarts the real PostgreSQL server while uploads and
+// reads go on. It runs only when CLEARMAP_TEST_RESTART names the command
+// that restarts it (`make test` runs it alone, after the other packages,
+// since a restart ends their sessions too). Requests during the restart get
+// 503 with Retry-After, never a 5xx of another kind; every upload retried
+// until it succeeds is stored exactly once; the service recovers by itself.
+func TestDatabaseRestart(t *testing.T) {
+	restart := os.Getenv("CLEARMAP_TEST_RESTART")
+	if restart == "" {
+		t.Skip("CLEARMAP_TEST_RESTART is not set")
+	}
+	ctx := context.Background()
+	s := startWith(t, testdb.WithBoundaries(t), func(d *api.Deps) { d.UploadsPerMinute = 0 })
+	token, _ := auth.Create(ctx, s.pool, "team", auth.Uploader, "test")
+	analyst, _ := auth.Create(ctx, s.pool, "analyst", auth.Analyst, "test")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var bad []string
+	note := func(r response) {
+		mu.Lock()
+		defer mu.Unlock()
+		statuses[r.status]++
+		if r.status >= 500 && (r.status != 503 || r.header.Get("Retry-After") == "") {
+			bad = append(bad, fmt.Sprintf("%d %.200s", r.status, r.body))
+		}
+	}
+	const uploads = 8
+	for u := range uploads {
+		wg.Go(func() {
+			body := manyFields(fmt.Sprintf("R%d", u), 30)
+			time.Sleep(time.Duration(u) * 150 * time.Millisecond)
+			for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				r := s.post(t, "/api/v1/uploads", token, "application/geo+json", body)
+				note(r)
+				if r.status == 201 || r.status == 200 {
+					return
+				}
+			}
+			mu.Lock()
+			bad = append(bad, fmt.Sprintf("upload %d never got through", u))
+			mu.Unlock()
+		})
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			note(s.do(t, "GET", "/api/v1/summary", analyst, ""))
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	time.Sleep(300 * time.Millisecond)
+	if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+		t.Fatalf("restart: %v %s", err, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for s.do(t, "GET", "/readyz", "", "").status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready a minute after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("%d bad answers, first: %s", len(bad), bad[0])
+	}
+	var accepted, fields int
+	s.pool.QueryRow(ctx, "SELECT count(*) FROM uploads WHERE status = 'accepted'").Scan(&accepted)
+	s.pool.QueryRow(ctx, "SELECT count(*) FROM clearances").Scan(&fields)
+	if accepted != uploads || fields != uploads*30 {
+		t.Fatalf("after the restart: %d accepted uploads, %d fields; want %d and %d", accepted, fields, uploads, uploads*30)
+	}
+	t.Logf("answers during the run: %v", statuses)
 }

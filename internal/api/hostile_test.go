@@ -56,6 +56,7 @@ func TestHostileUploads(t *testing.T) {
 		{"depth bomb in properties", "application/geo+json", "", fc(polygonFeature(`"x":`+strings.Repeat(`{"a":`, 10000)+"1"+strings.Repeat("}", 10000), okSquare)), kept, 400, "body is not valid GeoJSON"},
 		{"not UTF-8", "application/geo+json", "", fc(polygonFeature(`"crop":"poppy","cleared_on":"2026-03-14","team":"`+"\xff\xfe"+`"`, okSquare)), kept, 400, "not UTF-8"},
 		{"UTF-16", "application/geo+json", "", "\xff\xfe{\x00}\x00", kept, 400, "not UTF-8"},
+		{"UTF-8 byte order mark", "application/geo+json", "", "\xef\xbb\xbf" + fc(polygonFeature(`"crop":"wheat","cleared_on":"2026-03-14"`, okSquare)), rules, 422, "crop"},
 		{"duplicate member", "application/geo+json", "", `{"type":"FeatureCollection","type":"FeatureCollection","features":[]}`, kept, 400, `member "type" appears twice`},
 		{"trailing garbage", "application/geo+json", "", fc(polygonFeature(okProps, okSquare)) + " and more", kept, 400, "body is not valid GeoJSON"},
 		{"top-level array", "application/geo+json", "", `[1,2,3]`, kept, 400, "body is not valid GeoJSON"},
