@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run test build setup lint fuzz web
+.PHONY: run test build setup lint fuzz web bench
 
 ## run: set up the local database unless DATABASE_URL is given, then serve.
 run: build
@@ -47,6 +47,11 @@ setup-for-test:
 lint: web
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+## bench: measure ingest (beside ogr2ogr), memory, figures and tiles at a
+## million fields on this machine, and print one table (about 10 minutes).
+bench:
+	scripts/bench.sh
 
 ## fuzz: run each fuzz target briefly (FUZZTIME each).
 fuzz:

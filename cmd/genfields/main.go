@@ -5,7 +5,7 @@
 // them overlapping a neighbour, as a FeatureCollection or newline-delimited
 // features.
 //
-//	genfields -n 100000 [-ndjson] [-seed 1] > fields.geojson
+//	genfields -n 100000 [-ndjson] [-seed 1] [-skip 0] > fields.geojson
 package main
 
 import (
@@ -21,10 +21,11 @@ func main() {
 	n := flag.Int("n", 10000, "number of fields")
 	ndjson := flag.Bool("ndjson", false, "write one Feature per line instead of a FeatureCollection")
 	seed := flag.Uint64("seed", 1, "random seed; the same seed writes the same file")
+	skip := flag.Int("skip", 0, "start at this field of the grid, to continue an earlier file without overlapping it")
 	flag.Parse()
 	w := bufio.NewWriterSize(os.Stdout, 1<<20)
 	defer w.Flush()
-	write(w, *n, *ndjson, rand.New(rand.NewPCG(*seed, 0)))
+	write(w, *skip, *n, *ndjson, rand.New(rand.NewPCG(*seed, uint64(*skip))))
 }
 
 const (
@@ -34,12 +35,12 @@ const (
 	acre        = 4046.8564224
 )
 
-func write(w *bufio.Writer, n int, ndjson bool, rng *rand.Rand) {
+func write(w *bufio.Writer, skip, n int, ndjson bool, rng *rand.Rand) {
 	if !ndjson {
 		w.WriteString(`{"type":"FeatureCollection","features":[` + "\n")
 	}
 	crops := [2]string{"poppy", "cannabis"}
-	for i := 0; i < n; i++ {
+	for i := skip; i < skip+n; i++ {
 		col, row := i%columns, i/columns
 		lon := west + (float64(col)+0.5)*cell
 		lat := south + (float64(row)+0.5)*cell
@@ -68,7 +69,7 @@ func write(w *bufio.Writer, n int, ndjson bool, rng *rand.Rand) {
 		switch {
 		case ndjson:
 			w.WriteString("\n")
-		case i < n-1:
+		case i < skip+n-1:
 			w.WriteString(",\n")
 		}
 	}
