@@ -157,8 +157,18 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if result.Outcome == Created && result.Receipt.Features >= analyzeAfter {
+		// The figures' queries plan on these tables' statistics; after a
+		// bulk load they are stale until autovacuum comes round, and the
+		// date-filtered summary ran 5× slower (docs/benchmarks.md). The
+		// upload is stored; a failure here only leaves that to autovacuum.
+		s.DB.Exec(ctx, "ANALYZE clearances, clearance_parts, overlap_groups, group_steps, step_starts, acreage_daily, district_totals, point_cells")
+	}
 	return result, nil
 }
+
+// analyzeAfter is the size of upload after which the tables are analyzed.
+const analyzeAfter = 10000
 
 // lockAndFindReplay serialises uploads of the same bytes or key by the same
 // sender (so a retry racing its original waits for it), then returns the

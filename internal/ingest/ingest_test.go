@@ -447,3 +447,33 @@ func TestRetract(t *testing.T) {
 		t.Fatalf("re-upload after retraction: %v", res.Outcome)
 	}
 }
+
+// TestLargeUploadsRefreshStatistics checks that an upload of 10,000 fields
+// leaves the figures' tables analyzed, so their queries are planned on
+// what is now in them.
+func TestLargeUploadsRefreshStatistics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores 10,000 fields")
+	}
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	features := make([]string, 10000)
+	for i := range features {
+		features[i] = squareFeature(fmt.Sprintf("S-%05d", i), 72.0+float64(i%100)*0.002, 31.0+float64(i/100)*0.002, 0.001)
+	}
+	res, err := (&ingest.Service{DB: pool}).Store(ctx, ingest.Upload{Body: strings.NewReader(collection(features...)), Uploader: "t"})
+	if err != nil || res.Outcome != ingest.Created {
+		t.Fatalf("%v %+v", err, res.Receipt.Error)
+	}
+	var unanalyzed []string
+	rows, _ := pool.Query(ctx, `SELECT relname FROM pg_stat_user_tables
+		WHERE relname IN ('clearance_parts', 'acreage_daily', 'step_starts') AND last_analyze IS NULL`)
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		unanalyzed = append(unanalyzed, name)
+	}
+	if len(unanalyzed) > 0 {
+		t.Fatalf("not analyzed after a large upload: %v", unanalyzed)
+	}
+}
