@@ -30,14 +30,21 @@ const globalLock = "clearmap.acreage"
 const insertParts = `
 	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, first_part, area_m2, geom)
 	SELECT id, code, crop, cleared_on,
-	       row_number() OVER (PARTITION BY id ORDER BY code) = 1, ST_Area(piece::geography), piece
+	       row_number() OVER (PARTITION BY id ORDER BY code) = 1,
+	       CASE WHEN whole THEN area_m2 ELSE ST_Area(piece::geography) END, piece
 	FROM (
-		SELECT c.id, d.code, c.crop, c.cleared_on,
-		       CASE WHEN ST_Within(c.geom, d.geom) THEN c.geom
-		            ELSE ST_Multi(ST_CollectionExtract(ST_Intersection(c.geom, d.geom), 3)) END AS piece
-		FROM clearances c JOIN districts d ON ST_Intersects(c.geom, d.geom)
-		WHERE NOT c.retracted AND %s) cut
-	WHERE ST_Area(piece) > 0`
+		-- Cut by the districts' pieces (migration 00014): a field within a
+		-- piece is wholly in its district, and its area is already known;
+		-- otherwise its part in a district is the union of its parts in that
+		-- district's pieces.
+		SELECT c.id, p.district_code AS code, c.crop, c.cleared_on, c.area_m2,
+		       bool_or(ST_Within(c.geom, p.geom)) AS whole,
+		       CASE WHEN bool_or(ST_Within(c.geom, p.geom)) THEN ST_Multi(c.geom)
+		            ELSE ST_Multi(ST_CollectionExtract(ST_Union(ST_Intersection(c.geom, p.geom)), 3)) END AS piece
+		FROM clearances c JOIN district_pieces p ON ST_Intersects(c.geom, p.geom)
+		WHERE NOT c.retracted AND %s
+		GROUP BY c.id, p.district_code) cut
+	WHERE whole OR ST_Area(piece) > 0`
 
 // AddUpload brings the figures up to date with an upload's new clearances.
 // It runs in the upload's transaction, after the clearances are inserted.

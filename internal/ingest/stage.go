@@ -147,7 +147,7 @@ func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *p
 	// Then fields that touch no district.
 	rows, err = tx.Query(ctx, `
 		UPDATE stage s SET problem = 'outside' WHERE problem IS NULL
-		  AND NOT EXISTS (SELECT 1 FROM districts d WHERE ST_Intersects(d.geom, s.geom))
+		  AND NOT EXISTS (SELECT 1 FROM district_pieces p WHERE ST_Intersects(p.geom, s.geom))
 		RETURNING idx, coalesce(field_id, ''), geom_pointer,
 		  CASE WHEN ST_Intersects(ST_FlipCoordinates(geom), ST_MakeEnvelope(60.9, 23.6, 77.8, 37.1, 4326)) THEN 'swapped'
 		       WHEN ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90 OR ST_YMax(geom) > 90 THEN 'projected'
@@ -173,15 +173,16 @@ func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *p
 	}
 
 	// Then area: geodesic, and the part inside districts. Most fields lie
-	// within one district, which spares the intersection.
+	// within one piece of a district, which spares the intersection; the
+	// pieces do not overlap, so the parts' areas add up.
 	rows, err = tx.Query(ctx, `
 		WITH measured AS (
-			SELECT idx, ST_Area(geom::geography) AS area,
-			       CASE WHEN EXISTS (SELECT 1 FROM districts d WHERE ST_Within(s.geom, d.geom))
-			            THEN ST_Area(geom::geography)
-			            ELSE (SELECT sum(ST_Area(ST_Intersection(s.geom, d.geom)::geography))
-			                  FROM districts d WHERE ST_Intersects(d.geom, s.geom)) END AS inside
-			FROM stage s WHERE problem IS NULL)
+			SELECT idx, a.area,
+			       CASE WHEN EXISTS (SELECT 1 FROM district_pieces p WHERE ST_Within(s.geom, p.geom))
+			            THEN a.area
+			            ELSE (SELECT sum(ST_Area(ST_Intersection(s.geom, p.geom)::geography))
+			                  FROM district_pieces p WHERE ST_Intersects(p.geom, s.geom)) END AS inside
+			FROM stage s, LATERAL (SELECT ST_Area(s.geom::geography) AS area) a WHERE problem IS NULL)
 		UPDATE stage s SET area_m2 = m.area, inside_m2 = m.inside,
 		       problem = CASE WHEN m.area > $1 THEN 'too large' END
 		FROM measured m WHERE m.idx = s.idx
