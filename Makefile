@@ -49,7 +49,7 @@ lint: web
 	$(GO) vet ./...
 
 ## bench: measure ingest (beside ogr2ogr), memory, figures and tiles at a
-## million fields on this machine, and print one table (about 10 minutes).
+## million fields on this machine, and print one table (about 9 minutes).
 bench:
 	scripts/bench.sh
 
