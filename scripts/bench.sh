@@ -103,7 +103,6 @@ rest="$DIR/fields-440k.ndjson"
 fresh bench_1m
 serve bench_1m 0
 up=$(token bench_1m uploader)
-peak=0
 ( while kill -0 "$PID" 2>/dev/null; do ps -o rss= -p "$PID"; sleep 0.2; done ) >"$DIR/rss.txt" &
 sampler=$!
 a=$(now)

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -56,7 +55,7 @@ func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 	t.Cleanup(cancel)
 	go store.Watch(ctx, pool, logger, map[string]*store.Signal{
 		store.TileChangesChannel: tileChanges, store.TokensChannel: revocations})
-	waitLive(t, tileChanges)
+	testdb.Eventually(t, "the change listener to start", func() bool { _, live := tileChanges.Version(); return live })
 	cache := tiles.NewCache(&tiles.Service{DB: pool}, 8<<20, tileChanges)
 	deps := api.Deps{
 		DB: pool, Migrator: m, Logger: logger,
@@ -75,17 +74,6 @@ func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs, handler: handler}
-}
-
-// waitLive waits until the signal's listener is listening.
-func waitLive(t *testing.T, s *store.Signal) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if _, live := s.Version(); live {
-			return
-		}
-	}
-	t.Fatal("the change listener did not start")
 }
 
 type response struct {
@@ -334,11 +322,9 @@ func TestTokenAdministrationOverHTTP(t *testing.T) {
 	if err := auth.Revoke(ctx, s.pool, "chitral-team", "cli"); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); s.do(t, "GET", "/api/v1/me", other, "").status != 401; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("a token revoked elsewhere still works")
-		}
-	}
+	testdb.Eventually(t, "a token revoked elsewhere to stop working", func() bool {
+		return s.do(t, "GET", "/api/v1/me", other, "").status == 401
+	})
 }
 
 func TestRequestIDsAndLogs(t *testing.T) {

@@ -48,36 +48,43 @@ func New(pool *pgxpool.Pool, cache *tiles.Cache) *Metrics {
 	m.registry.MustRegister(m.requests, m.duration, m.uploads, m.features,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	cacheStat := func(name, help string, counter bool, read func(tiles.CacheStats) int64) {
-		f := func() float64 { return float64(read(cache.Stats())) }
+	// register adds a metric read at each scrape.
+	register := func(name, help string, counter bool, read func() float64) {
 		if counter {
-			m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+			m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
 		} else {
-			m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+			m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
 		}
 	}
-	cacheStat("clearmap_tile_cache_hits_total", "Tiles served from the cache.", true, func(s tiles.CacheStats) int64 { return s.Hits })
-	cacheStat("clearmap_tile_cache_misses_total", "Tile requests the cache could not answer.", true, func(s tiles.CacheStats) int64 { return s.Misses })
-	cacheStat("clearmap_tile_builds_total", "Tiles built in PostGIS (misses of one tile at once share a build).", true, func(s tiles.CacheStats) int64 { return s.Builds })
-	cacheStat("clearmap_tile_cache_evictions_total", "Tiles dropped to keep the cache within its size.", true, func(s tiles.CacheStats) int64 { return s.Evictions })
-	cacheStat("clearmap_tile_cache_invalidations_total", "Cached tiles dropped because their data changed.", true, func(s tiles.CacheStats) int64 { return s.Invalidations })
-	cacheStat("clearmap_tile_cache_bytes", "Bytes of tiles held.", false, func(s tiles.CacheStats) int64 { return s.Bytes })
-	cacheStat("clearmap_tile_cache_tiles", "Tiles held.", false, func(s tiles.CacheStats) int64 { return s.Tiles })
-
-	poolStat := func(name, help string, counter bool, read func(*pgxpool.Stat) float64) {
-		f := func() float64 { return read(pool.Stat()) }
-		if counter {
-			m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
-		} else {
-			m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
-		}
+	for _, c := range []struct {
+		name, help string
+		counter    bool
+		read       func(tiles.CacheStats) int64
+	}{
+		{"clearmap_tile_cache_hits_total", "Tiles served from the cache.", true, func(s tiles.CacheStats) int64 { return s.Hits }},
+		{"clearmap_tile_cache_misses_total", "Tile requests the cache could not answer.", true, func(s tiles.CacheStats) int64 { return s.Misses }},
+		{"clearmap_tile_builds_total", "Tiles built in PostGIS (misses of one tile at once share a build).", true, func(s tiles.CacheStats) int64 { return s.Builds }},
+		{"clearmap_tile_cache_evictions_total", "Tiles dropped to keep the cache within its size.", true, func(s tiles.CacheStats) int64 { return s.Evictions }},
+		{"clearmap_tile_cache_invalidations_total", "Cached tiles dropped because their data changed.", true, func(s tiles.CacheStats) int64 { return s.Invalidations }},
+		{"clearmap_tile_cache_bytes", "Bytes of tiles held.", false, func(s tiles.CacheStats) int64 { return s.Bytes }},
+		{"clearmap_tile_cache_tiles", "Tiles held.", false, func(s tiles.CacheStats) int64 { return s.Tiles }},
+	} {
+		register(c.name, c.help, c.counter, func() float64 { return float64(c.read(cache.Stats())) })
 	}
-	poolStat("clearmap_db_connections_acquired", "Pool connections in use.", false, func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) })
-	poolStat("clearmap_db_connections_idle", "Pool connections idle.", false, func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) })
-	poolStat("clearmap_db_connections_max", "The pool's bound (CLEARMAP_DB_MAX_CONNS).", false, func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) })
-	poolStat("clearmap_db_acquires_total", "Connections taken from the pool.", true, func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) })
-	poolStat("clearmap_db_acquire_waits_total", "Acquires that had to wait for a connection.", true, func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) })
-	poolStat("clearmap_db_acquire_wait_seconds_total", "Time spent acquiring connections.", true, func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() })
+	for _, p := range []struct {
+		name, help string
+		counter    bool
+		read       func(*pgxpool.Stat) float64
+	}{
+		{"clearmap_db_connections_acquired", "Pool connections in use.", false, func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }},
+		{"clearmap_db_connections_idle", "Pool connections idle.", false, func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) }},
+		{"clearmap_db_connections_max", "The pool's bound (CLEARMAP_DB_MAX_CONNS).", false, func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }},
+		{"clearmap_db_acquires_total", "Connections taken from the pool.", true, func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) }},
+		{"clearmap_db_acquire_waits_total", "Acquires that had to wait for a connection.", true, func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }},
+		{"clearmap_db_acquire_wait_seconds_total", "Time spent acquiring connections.", true, func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }},
+	} {
+		register(p.name, p.help, p.counter, func() float64 { return p.read(pool.Stat()) })
+	}
 	return m
 }
 

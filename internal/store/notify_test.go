@@ -4,22 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"testing"
-	"time"
 
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
 )
-
-// eventually waits up to ten seconds for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("timed out waiting: " + what)
-}
 
 func TestWatchMovesSignalsAndSurvivesALostConnection(t *testing.T) {
 	ctx := context.Background()
@@ -35,7 +23,7 @@ func TestWatchMovesSignalsAndSurvivesALostConnection(t *testing.T) {
 			store.TileChangesChannel: &tilesSignal, store.TokensChannel: &tokensSignal})
 		close(done)
 	}()
-	eventually(t, "listening", func() bool { _, live := tilesSignal.Version(); return live })
+	testdb.Eventually(t, "listening", func() bool { _, live := tilesSignal.Version(); return live })
 
 	// The trigger notifies on a tile change; only that channel's signal moves.
 	tiles0, _ := tilesSignal.Version()
@@ -43,7 +31,7 @@ func TestWatchMovesSignalsAndSurvivesALostConnection(t *testing.T) {
 	if _, err := pool.Exec(ctx, "INSERT INTO tile_changes (bbox) VALUES (NULL)"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tile change notified", func() bool { v, _ := tilesSignal.Version(); return v != tiles0 })
+	testdb.Eventually(t, "tile change notified", func() bool { v, _ := tilesSignal.Version(); return v != tiles0 })
 	if v, _ := tokensSignal.Version(); v != tokens0 {
 		t.Fatal("the tokens signal moved on a tile change")
 	}
@@ -51,7 +39,7 @@ func TestWatchMovesSignalsAndSurvivesALostConnection(t *testing.T) {
 	if _, err := pool.Exec(ctx, "UPDATE tokens SET revoked_at = now() WHERE false"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "token change notified", func() bool { v, _ := tokensSignal.Version(); return v != tokens0 })
+	testdb.Eventually(t, "token change notified", func() bool { v, _ := tokensSignal.Version(); return v != tokens0 })
 
 	// The listener's backend killed: not live while it is gone, then live
 	// again with the version moved (changes may have been missed).
@@ -62,8 +50,8 @@ func TestWatchMovesSignalsAndSurvivesALostConnection(t *testing.T) {
 	if err != nil || killed != 1 {
 		t.Fatalf("terminated %d listeners, %v", killed, err)
 	}
-	eventually(t, "loss noticed", func() bool { _, live := tilesSignal.Version(); return !live })
-	eventually(t, "listening again", func() bool { v, live := tilesSignal.Version(); return live && v != before })
+	testdb.Eventually(t, "loss noticed", func() bool { _, live := tilesSignal.Version(); return !live })
+	testdb.Eventually(t, "listening again", func() bool { v, live := tilesSignal.Version(); return live && v != before })
 
 	stop()
 	<-done

@@ -145,3 +145,16 @@ func WithBoundaries(t testing.TB) *pgxpool.Pool {
 	}
 	return pool
 }
+
+// Eventually waits up to ten seconds for cond, for what happens
+// asynchronously (a notification, a listener starting), and fails the test
+// naming what did not happen.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("timed out waiting: " + what)
+}

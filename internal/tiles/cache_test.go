@@ -77,13 +77,12 @@ func TestCacheServesUntilTheDataChanges(t *testing.T) {
 		signal := watch(t, pool)
 		last, _ := signal.Version()
 		cacheStory(t, pool, signal, func() {
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-				if v, _ := signal.Version(); v != last {
-					last = v
-					return
-				}
-			}
-			t.Fatal("no notification came")
+			testdb.Eventually(t, "the notification", func() bool {
+				v, _ := signal.Version()
+				moved := v != last
+				last = v
+				return moved
+			})
 		})
 		// Told nothing, the cache does not look: a change written without
 		// its notification goes unseen (until the minute's safety look).
@@ -110,13 +109,8 @@ func watch(t *testing.T, pool *pgxpool.Pool) *store.Signal {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go store.Watch(ctx, pool, slog.New(slog.DiscardHandler), map[string]*store.Signal{store.TileChangesChannel: signal})
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if _, live := signal.Version(); live {
-			return signal
-		}
-	}
-	t.Fatal("the listener did not start")
-	return nil
+	testdb.Eventually(t, "the listener to start", func() bool { _, live := signal.Version(); return live })
+	return signal
 }
 
 // cacheStory uploads, retracts and reloads around a cache, calling changed

@@ -33,7 +33,7 @@ async function refreshFigures() {
   provinceNames = new Map(s.by_province.map((p) => [p.code, p.name]));
   byCode = new Map(ds.map((d) => [d.code, d]));
   districts.set(ds.map((d) => ({ ...d, province_name: provinceNames.get(d.province) ?? d.province })));
-  $('districts-csv').href = `/api/v1/districts${api.filterQuery(filters) || '?'}${api.filterQuery(filters) ? '&' : ''}format=csv`;
+  $('districts-csv').href = `/api/v1/districts?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)), format: 'csv' })}`;
   const card = $('district-card');
   if (card.dataset.code) showDistrict(card.dataset.code);
 }
