@@ -46,13 +46,43 @@ const insertParts = `
 		GROUP BY c.id, p.district_code) cut
 	WHERE whole OR ST_Area(piece) > 0`
 
+// insertWholeParts stores fields known to lie wholly within one district
+// as their own single part: nothing to cut, and the area is the field's.
+const insertWholeParts = `
+	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, first_part, area_m2, geom)
+	SELECT c.id, w.code, c.crop, c.cleared_on, true, c.area_m2, c.geom
+	FROM unnest($2::int[], $3::text[]) AS w(idx, code)
+	JOIN clearances c ON c.upload_id = $1 AND c.feature_index = w.idx
+	WHERE NOT c.retracted`
+
+// Placement says, for an upload's fields by feature index, the district
+// each lies wholly within, as the uploader already found (ingest places most
+// fields in Go, boundaries.Pieces): Districts[i] for Indexes[i], or "" when
+// the field must be cut by the districts. Fields not listed are not counted.
+type Placement struct {
+	Indexes   []int32
+	Districts []string
+}
+
 // AddUpload brings the figures up to date with an upload's new clearances.
 // It runs in the upload's transaction, after the clearances are inserted.
-func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
+func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "c.upload_id = $1"), uploadID); err != nil {
+	var whole, cut []int32
+	var wholeDistricts []string
+	for i, idx := range placed.Indexes {
+		if d := placed.Districts[i]; d != "" {
+			whole, wholeDistricts = append(whole, idx), append(wholeDistricts, d)
+		} else {
+			cut = append(cut, idx)
+		}
+	}
+	if _, err := tx.Exec(ctx, insertWholeParts, uploadID, whole, wholeDistricts); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "c.upload_id = $1 AND c.feature_index = ANY($2)"), uploadID, cut); err != nil {
 		return err
 	}
 	if err := lockDistricts(ctx, tx, `SELECT DISTINCT p.district_code FROM clearance_parts p

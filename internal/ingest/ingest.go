@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/acreage"
+	"clearmap/internal/boundaries"
 )
 
 // Upload is one request to store clearances.
@@ -107,6 +108,8 @@ type Service struct {
 	DB *pgxpool.Pool
 	// Now is the clock for "not in the future"; time.Now if nil.
 	Now func() time.Time
+
+	pieces boundaries.PieceCache
 }
 
 // Store reads, checks and stores an upload. Errors are a *ReadError (the
@@ -126,8 +129,11 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 	params := map[string]any{"crop": u.Defaults.Crop, "cleared_on": u.Defaults.ClearedOn, "team": u.Defaults.Team, "partial": u.Partial}
 	var result Result
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		// A large upload's checks run longer than an API request may.
-		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = '15min'"); err != nil {
+		// A large upload's checks run longer than an API request may. The
+		// PostGIS functions' costs push every per-field statement over the
+		// JIT threshold, and compiling took longer than it saved (a third
+		// of the area check's time, docs/benchmarks.md).
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = '15min'; SET LOCAL jit = off"); err != nil {
 			return err
 		}
 		replay, err := lockAndFindReplay(ctx, tx, u, body.sha256[:], params)
@@ -162,7 +168,9 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 		// bulk load they are stale until autovacuum comes round, and the
 		// date-filtered summary ran 5× slower (docs/benchmarks.md). The
 		// upload is stored; a failure here only leaves that to autovacuum.
-		s.DB.Exec(ctx, "ANALYZE clearances, clearance_parts, overlap_groups, group_steps, step_starts, acreage_daily, district_totals, point_cells")
+		// clearances is left to autovacuum: no figure reads it, and its
+		// geometry statistics took 70% of this statement's time.
+		s.DB.Exec(ctx, "ANALYZE clearance_parts, overlap_groups, group_steps, step_starts, acreage_daily, district_totals, point_cells")
 	}
 	return result, nil
 }
@@ -284,7 +292,11 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 	} else {
 		dec = NewDecoder(r)
 	}
-	st := &stager{dec: dec, defaults: u.Defaults, today: today, seenIDs: map[string]int{}}
+	pieces, err := s.pieces.Get(ctx, sp)
+	if err != nil {
+		return Result{}, err
+	}
+	st := &stager{dec: dec, defaults: u.Defaults, today: today, seenIDs: map[string]int{}, pieces: pieces}
 	if err := createStage(ctx, sp); err != nil {
 		return Result{}, err
 	}
@@ -309,6 +321,9 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 	if msg != "" {
 		return rejected(msg, nil, false), nil
 	}
+	if srid != 4326 {
+		st.unplace()
+	}
 	if err := checkStaged(ctx, sp, srid, &st.problems, &st.warnings); err != nil {
 		return Result{}, err
 	}
@@ -326,7 +341,7 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 		return rejected(msg, st, false), nil
 	}
 
-	receipt, err := storeClearances(ctx, sp, id, &st.warnings)
+	receipt, err := storeClearances(ctx, sp, id, st.placed, &st.warnings)
 	if err != nil {
 		return Result{}, err
 	}

@@ -11,22 +11,26 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/paulmach/orb/encoding/ewkb"
+
+	"clearmap/internal/acreage"
+	"clearmap/internal/boundaries"
 )
 
 // The staging table holds the features that passed the Go-side rules while
-// PostGIS checks them; problem is set on those it rejects.
+// PostGIS checks them; problem is set on those it rejects. district is where
+// Go placed the field (boundaries.Pieces), if it could.
 const createStageSQL = `
 	CREATE TEMP TABLE stage (
 		idx int PRIMARY KEY, field_id text, crop text, cleared_on date,
 		team text, method text, notes text,
 		reported_area float8, reported_unit text, reported_area_m2 float8,
-		props jsonb, wkb bytea, geom_pointer text,
-		geom geometry, area_m2 float8, inside_m2 float8, problem text
+		props jsonb, geom geometry, geom_pointer text, district text,
+		area_m2 float8, inside_m2 float8, problem text
 	) ON COMMIT DROP`
 
 var stageColumns = []string{"idx", "field_id", "crop", "cleared_on", "team", "method", "notes",
-	"reported_area", "reported_unit", "reported_area_m2", "props", "wkb", "geom_pointer"}
+	"reported_area", "reported_unit", "reported_area_m2", "props", "geom", "geom_pointer", "district"}
 
 func createStage(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, createStageSQL)
@@ -34,17 +38,22 @@ func createStage(ctx context.Context, tx pgx.Tx) error {
 }
 
 // stager is the COPY source that decodes features one at a time, applies the
-// Go-side rules, and hands on the ones that pass.
+// Go-side rules, places each in a district if it can, and hands on the ones
+// that pass.
 type stager struct {
 	dec      *Decoder
 	defaults Defaults
 	today    time.Time
 	seenIDs  map[string]int
+	pieces   *boundaries.Pieces
 	features int
 	problems problemList
 	warnings problemList
-	row      []any
-	err      error
+	// placed lists every staged feature with the district Go placed it in,
+	// or "": 20 bytes a feature, the one thing kept per feature.
+	placed acreage.Placement
+	row    []any
+	err    error
 }
 
 func (s *stager) Next() bool {
@@ -63,19 +72,34 @@ func (s *stager) Next() bool {
 		if c == nil {
 			continue
 		}
-		b, err := wkb.Marshal(c.geometry)
+		// Tagged as longitude/latitude; a crs member, known only once the
+		// whole body is read, is honoured after the COPY.
+		b, err := ewkb.Marshal(c.geometry, 4326)
 		if err != nil {
 			s.err = err
 			return false
 		}
+		var placedIn *string
+		district, ok := s.pieces.Within(c.geometry)
+		if ok {
+			placedIn = &district
+		}
+		s.placed.Indexes = append(s.placed.Indexes, int32(c.index))
+		s.placed.Districts = append(s.placed.Districts, district)
 		s.row = []any{c.index, c.fieldID, c.crop, c.clearedOn, c.team, c.method, c.notes,
-			c.reportedArea, c.reportedUnit, c.reportedAreaM2, c.props, b, c.geomPointer}
+			c.reportedArea, c.reportedUnit, c.reportedAreaM2, c.props, b, c.geomPointer, placedIn}
 		return true
 	}
 }
 
 func (s *stager) Values() ([]any, error) { return s.row, nil }
 func (s *stager) Err() error             { return s.err }
+
+// unplace forgets where the fields were placed: they were placed as
+// longitude/latitude, and the file turned out to be in another system.
+func (s *stager) unplace() {
+	clear(s.placed.Districts)
+}
 
 // crsCode reads an EPSG code from the names a legacy crs member uses:
 // "EPSG:32642", "urn:ogc:def:crs:EPSG::32642", ".../EPSG/0/32642".
@@ -120,9 +144,11 @@ func crsSRID(ctx context.Context, tx pgx.Tx, raw json.RawMessage) (srid int, msg
 // checkStaged runs the PostGIS rules over the staged features, adding each
 // rejection to problems and marking it in the stage.
 func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *problemList) error {
-	if _, err := tx.Exec(ctx, `UPDATE stage SET wkb = NULL, geom = CASE WHEN $1 = 4326
-		THEN ST_GeomFromWKB(wkb, 4326) ELSE ST_Transform(ST_GeomFromWKB(wkb, $1::int), 4326) END`, srid); err != nil {
-		return err
+	if srid != 4326 {
+		if _, err := tx.Exec(ctx, `UPDATE stage SET district = NULL,
+			geom = ST_Transform(ST_SetSRID(geom, $1::int), 4326)`, srid); err != nil {
+			return err
+		}
 	}
 
 	// Validity first: nothing else may touch an invalid geometry (GEOS
@@ -146,7 +172,7 @@ func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *p
 
 	// Then fields that touch no district.
 	rows, err = tx.Query(ctx, `
-		UPDATE stage s SET problem = 'outside' WHERE problem IS NULL
+		UPDATE stage s SET problem = 'outside' WHERE problem IS NULL AND district IS NULL
 		  AND NOT EXISTS (SELECT 1 FROM district_pieces p WHERE ST_Intersects(p.geom, s.geom))
 		RETURNING idx, coalesce(field_id, ''), geom_pointer,
 		  CASE WHEN ST_Intersects(ST_FlipCoordinates(geom), ST_MakeEnvelope(60.9, 23.6, 77.8, 37.1, 4326)) THEN 'swapped'
@@ -173,12 +199,13 @@ func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *p
 	}
 
 	// Then area: geodesic, and the part inside districts. Most fields lie
-	// within one piece of a district, which spares the intersection; the
-	// pieces do not overlap, so the parts' areas add up.
+	// within one piece of a district (Go placed most of those already),
+	// which spares the intersection; the pieces do not overlap, so the
+	// parts' areas add up.
 	rows, err = tx.Query(ctx, `
-		WITH measured AS (
+		WITH measured AS MATERIALIZED ( -- else the area is computed four times
 			SELECT idx, a.area,
-			       CASE WHEN EXISTS (SELECT 1 FROM district_pieces p WHERE ST_Within(s.geom, p.geom))
+			       CASE WHEN s.district IS NOT NULL OR EXISTS (SELECT 1 FROM district_pieces p WHERE ST_Within(s.geom, p.geom))
 			            THEN a.area
 			            ELSE (SELECT sum(ST_Area(ST_Intersection(s.geom, p.geom)::geography))
 			                  FROM district_pieces p WHERE ST_Intersects(p.geom, s.geom)) END AS inside

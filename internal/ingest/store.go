@@ -12,7 +12,7 @@ import (
 
 // storeClearances moves the staged features that passed every rule into
 // clearances, flags near-duplicates, and returns the receipt's figures.
-func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *problemList) (Receipt, error) {
+func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, placed acreage.Placement, warnings *problemList) (Receipt, error) {
 	var r Receipt
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO clearances (upload_id, feature_index, field_id, crop, cleared_on, team, method, notes,
@@ -66,7 +66,7 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, warnings *p
 		return r, err
 	}
 
-	if err := acreage.AddUpload(ctx, tx, uploadID); err != nil {
+	if err := acreage.AddUpload(ctx, tx, uploadID, placed); err != nil {
 		return r, err
 	}
 	if err := tiles.RecordUploadChange(ctx, tx, uploadID); err != nil {
