@@ -1,20 +1,16 @@
 // Command genfields writes deterministic synthetic clearance fields for
-// benchmarks and load tests: n polygons of 0.2–25 acres with 4–12 vertices on
-// a grid over Punjab and southern KP (70.8–73.0 E, from 30.0 N northward
-// 0.003° a row: inside Pakistan for the first 733,000 fields), about 2% of
-// them overlapping a neighbour, as a FeatureCollection or newline-delimited
-// features.
+// benchmarks and load tests (see internal/fieldgen), as a FeatureCollection or
+// newline-delimited features.
 //
 //	genfields -n 100000 [-ndjson] [-seed 1] [-skip 0] > fields.geojson
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
+
+	"clearmap/internal/fieldgen"
 )
 
 func main() {
@@ -23,57 +19,8 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed; the same seed writes the same file")
 	skip := flag.Int("skip", 0, "start at this field of the grid, to continue an earlier file without overlapping it")
 	flag.Parse()
-	w := bufio.NewWriterSize(os.Stdout, 1<<20)
-	defer w.Flush()
-	write(w, *skip, *n, *ndjson, rand.New(rand.NewPCG(*seed, uint64(*skip))))
-}
-
-const (
-	west, south = 70.8, 30.0
-	cell        = 0.003 // degrees; about 300 m, room for a 25-acre field
-	columns     = 733   // 2.2° of longitude
-	acre        = 4046.8564224
-)
-
-func write(w *bufio.Writer, skip, n int, ndjson bool, rng *rand.Rand) {
-	if !ndjson {
-		w.WriteString(`{"type":"FeatureCollection","features":[` + "\n")
-	}
-	crops := [2]string{"poppy", "cannabis"}
-	for i := skip; i < skip+n; i++ {
-		col, row := i%columns, i/columns
-		lon := west + (float64(col)+0.5)*cell
-		lat := south + (float64(row)+0.5)*cell
-		if rng.Float64() < 0.02 {
-			lon -= cell / 2 // overlap the western neighbour
-		}
-		acres := 0.2 + 24.8*math.Pow(rng.Float64(), 2)
-		k := 4 + rng.IntN(9)
-		// A regular k-gon of that area has circumradius r.
-		r := math.Sqrt(acres * acre / (float64(k) / 2 * math.Sin(2*math.Pi/float64(k))))
-		dlat, dlon := r/110950, r/(111320*math.Cos(lat*math.Pi/180))
-		turn := rng.Float64() * 2 * math.Pi
-		fmt.Fprintf(w, `{"type":"Feature","properties":{"field_id":"G-%07d","crop":%q,"cleared_on":"2026-%02d-%02d","team":"team %d"},"geometry":{"type":"Polygon","coordinates":[[`,
-			i, crops[rng.IntN(10)/9], 2+rng.IntN(3), 1+rng.IntN(28), rng.IntN(40))
-		var first string
-		for j := 0; j < k; j++ {
-			a := turn + 2*math.Pi*float64(j)/float64(k)
-			s := 0.85 + 0.15*rng.Float64()
-			p := fmt.Sprintf("[%.6f,%.6f]", lon+s*dlon*math.Cos(a), lat+s*dlat*math.Sin(a))
-			if j == 0 {
-				first = p
-			}
-			w.WriteString(p + ",")
-		}
-		w.WriteString(first + "]]}}")
-		switch {
-		case ndjson:
-			w.WriteString("\n")
-		case i < skip+n-1:
-			w.WriteString(",\n")
-		}
-	}
-	if !ndjson {
-		w.WriteString("\n]}\n")
+	if err := fieldgen.Write(os.Stdout, *skip, *n, *ndjson, *seed); err != nil {
+		fmt.Fprintln(os.Stderr, "genfields:", err)
+		os.Exit(1)
 	}
 }

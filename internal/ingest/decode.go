@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/paulmach/orb"
 )
 
 // RawFeature is one feature as it arrived, before any rule is applied.
@@ -18,6 +20,26 @@ type RawFeature struct {
 	Type       string
 	Geometry   json.RawMessage // the geometry object; for a bare geometry, the object itself
 	Properties json.RawMessage // null or absent for a bare geometry
+
+	parsed *parsedGeometry // Geometry read, once: see geometry
+}
+
+// parsedGeometry is what parseGeometry makes of a feature's geometry.
+type parsedGeometry struct {
+	shape   orb.MultiPolygon
+	repairs []string
+	problem string
+}
+
+// geometry reads the feature's geometry, the first time it is asked for.
+// Uploads read it ahead on worker goroutines (stage.go); the rules then find
+// it read.
+func (f *RawFeature) geometry() *parsedGeometry {
+	if f.parsed == nil {
+		shape, repairs, problem := parseGeometry(f.Geometry)
+		f.parsed = &parsedGeometry{shape, repairs, problem}
+	}
+	return f.parsed
 }
 
 // SyntaxError says the body is not JSON (or not a GeoJSON text sequence):

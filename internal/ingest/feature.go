@@ -212,14 +212,14 @@ func checkFeature(f *RawFeature, d Defaults, today time.Time, seenIDs map[string
 	}
 
 	// geometry
-	mp, repairs, msg := parseGeometry(f.Geometry)
-	if msg != "" {
-		add(&problems, geomPointer, msg)
+	g := f.geometry()
+	if g.problem != "" {
+		add(&problems, geomPointer, g.problem)
 	}
-	for _, r := range repairs {
+	for _, r := range g.repairs {
 		add(&warnings, geomPointer, r)
 	}
-	c.geometry, c.geomPointer = mp, f.Pointer+geomPointer
+	c.geometry, c.geomPointer = g.shape, f.Pointer+geomPointer
 
 	if c.fieldID != nil {
 		for i := range problems {

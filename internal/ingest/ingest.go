@@ -297,6 +297,8 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 		return Result{}, err
 	}
 	st := &stager{dec: dec, defaults: u.Defaults, today: today, seenIDs: map[string]int{}, pieces: pieces}
+	st.start()
+	defer st.close()
 	if err := createStage(ctx, sp); err != nil {
 		return Result{}, err
 	}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,9 +39,16 @@ func createStage(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// stager is the COPY source that decodes features one at a time, applies the
-// Go-side rules, places each in a district if it can, and hands on the ones
-// that pass.
+// stager is the COPY source that decodes features, applies the Go-side
+// rules, places each in a district if it can, and hands on the ones that
+// pass.
+//
+// The work is spread over the cores: the decoder runs on a goroutine of its
+// own and hands on batches of features; workers read each feature's geometry,
+// place it and encode it for the COPY; Next, on the caller's goroutine,
+// applies the rules that need the features in order (a field_id used twice)
+// and yields the rows. A few batches are in flight at a time, so memory stays
+// bounded by them, not by the body.
 type stager struct {
 	dec      *Decoder
 	defaults Defaults
@@ -54,17 +63,116 @@ type stager struct {
 	placed acreage.Placement
 	row    []any
 	err    error
+
+	batches chan *batch // in body order
+	current *batch
+	next    int // in current
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// batch is a run of decoded features, prepared by a worker.
+type batch struct {
+	features []*RawFeature
+	prepared []prepared
+	end      error         // what the decoder returned after features: io.EOF or a *SyntaxError
+	ready    chan struct{} // closed once prepared is filled
+}
+
+// prepared is a feature's geometry as the stage takes it.
+type prepared struct {
+	ewkb     []byte
+	district string // where Pieces placed it, or ""
+}
+
+const batchSize = 128
+
+// start sets the decoder and the workers going; close stops them.
+func (s *stager) start() {
+	workers := runtime.GOMAXPROCS(0)
+	s.batches = make(chan *batch, 2*workers)
+	s.stop = make(chan struct{})
+	jobs := make(chan *batch, 2*workers)
+	s.wg.Add(1 + workers)
+	go s.decode(jobs)
+	for range workers {
+		go s.prepare(jobs)
+	}
+}
+
+func (s *stager) close() {
+	close(s.stop)
+	s.wg.Wait()
+}
+
+func (s *stager) decode(jobs chan<- *batch) {
+	defer s.wg.Done()
+	defer close(jobs)
+	defer close(s.batches)
+	for {
+		b := &batch{ready: make(chan struct{})}
+		for b.end == nil && len(b.features) < batchSize {
+			f, err := s.dec.Next()
+			if err != nil {
+				b.end = err
+				break
+			}
+			b.features = append(b.features, f)
+		}
+		select {
+		case s.batches <- b:
+		case <-s.stop:
+			return
+		}
+		select {
+		case jobs <- b:
+		case <-s.stop:
+			return
+		}
+		if b.end != nil {
+			return
+		}
+	}
+}
+
+func (s *stager) prepare(jobs <-chan *batch) {
+	defer s.wg.Done()
+	for b := range jobs {
+		b.prepared = make([]prepared, len(b.features))
+		for i, f := range b.features {
+			g := f.geometry()
+			if g.problem != "" {
+				continue
+			}
+			// Tagged as longitude/latitude; a crs member, known only once
+			// the whole body is read, is honoured after the COPY.
+			b.prepared[i].ewkb = ewkb.MustMarshal(g.shape, 4326)
+			b.prepared[i].district, _ = s.pieces.Within(g.shape)
+		}
+		close(b.ready)
+	}
 }
 
 func (s *stager) Next() bool {
 	for {
-		f, err := s.dec.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				s.err = err
+		if s.current == nil || s.next == len(s.current.features) {
+			if s.current != nil && s.current.end != nil {
+				if !errors.Is(s.current.end, io.EOF) {
+					s.err = s.current.end
+				}
+				return false
 			}
-			return false
+			select {
+			case s.current = <-s.batches:
+			case <-s.stop:
+				return false
+			}
+			<-s.current.ready
+			s.next = 0
+			continue
 		}
+		f, p := s.current.features[s.next], s.current.prepared[s.next]
+		s.next++
 		s.features++
 		c, problems, warnings := checkFeature(f, s.defaults, s.today, s.seenIDs)
 		s.problems.add(problems...)
@@ -72,22 +180,14 @@ func (s *stager) Next() bool {
 		if c == nil {
 			continue
 		}
-		// Tagged as longitude/latitude; a crs member, known only once the
-		// whole body is read, is honoured after the COPY.
-		b, err := ewkb.Marshal(c.geometry, 4326)
-		if err != nil {
-			s.err = err
-			return false
-		}
 		var placedIn *string
-		district, ok := s.pieces.Within(c.geometry)
-		if ok {
-			placedIn = &district
+		if p.district != "" {
+			placedIn = &p.district
 		}
 		s.placed.Indexes = append(s.placed.Indexes, int32(c.index))
-		s.placed.Districts = append(s.placed.Districts, district)
+		s.placed.Districts = append(s.placed.Districts, p.district)
 		s.row = []any{c.index, c.fieldID, c.crop, c.clearedOn, c.team, c.method, c.notes,
-			c.reportedArea, c.reportedUnit, c.reportedAreaM2, c.props, b, c.geomPointer, placedIn}
+			c.reportedArea, c.reportedUnit, c.reportedAreaM2, c.props, p.ewkb, c.geomPointer, placedIn}
 		return true
 	}
 }
