@@ -94,6 +94,11 @@ for n in 10000 100000; do
 	row "ingest $n fields: POST /api/v1/uploads" "$r fields/s" "$(secs "$a" "$b") s; $(awk -v x="$r" -v y="$ogr" 'BEGIN { printf "%.2f", x / y }')× ogr2ogr"
 done
 
+# --- The Go side of an upload alone (decode, rules, placing and encoding
+# geometries), on every core: what PostgreSQL's share is measured against.
+go_side=$(go test -run '^$' -bench 'Stage$' -benchtime 5x ./internal/ingest | awk '/^BenchmarkStage/ { for (i = 1; i < NF; i++) if ($(i + 1) == "fields/s") print $i }')
+row "Go side of an upload (no database), 20,000 fields" "$go_side fields/s" "BenchmarkStage, $(nproc) cores"
+
 # --- A million fields: 560,000 in one 200 MB upload (peak RSS sampled),
 # then 440,000 more through clearmap import.
 big="$DIR/fields-560k.geojson"

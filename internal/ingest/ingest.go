@@ -132,8 +132,9 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 		// A large upload's checks run longer than an API request may. The
 		// PostGIS functions' costs push every per-field statement over the
 		// JIT threshold, and compiling took longer than it saved (a third
-		// of the area check's time, docs/benchmarks.md).
-		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = '15min'; SET LOCAL jit = off"); err != nil {
+		// of the area check's time, docs/benchmarks.md). Sorting 100,000
+		// staged rows by feature spilled to disk at the default work_mem.
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = '15min'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"); err != nil {
 			return err
 		}
 		replay, err := lockAndFindReplay(ctx, tx, u, body.sha256[:], params)
