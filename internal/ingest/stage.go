@@ -162,9 +162,12 @@ func (s *stager) Next() bool {
 				}
 				return false
 			}
+			var ok bool
 			select {
-			case s.current = <-s.batches:
+			case s.current, ok = <-s.batches:
 			case <-s.stop:
+			}
+			if !ok { // stopped, or the decoder ended early: no batch will come
 				return false
 			}
 			<-s.current.ready
