@@ -37,11 +37,13 @@ func prune(ctx context.Context, tx pgx.Tx) error {
 }
 
 // maxShapeZoom is the last zoom with outlines simplified in advance
-// (district_shapes and province_shapes, migration 00012).
+// (district_shapes and province_shapes, migration 00012). Above it tiles
+// take the outlines cut to their zoom-12 tile (district_cuts and
+// province_cuts, migration 00018).
 const maxShapeZoom = "11"
 
-// BoundariesChanged redraws the districts and provinces for every zoom and
-// notes that every tile changes. A boundary load calls it in its transaction.
+// BoundariesChanged redraws the districts and provinces for every zoom, cuts
+// them to zoom-12 tiles, and notes that every tile changes. A boundary load calls it in its transaction.
 func BoundariesChanged(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 		DELETE FROM district_shapes;
@@ -52,6 +54,12 @@ func BoundariesChanged(ctx context.Context, tx pgx.Tx) error {
 		INSERT INTO province_shapes (z, province_code, geom)
 		SELECT z, code, ST_Multi(ST_SimplifyPreserveTopology(geom_3857, `+quarterPixel+`))
 		FROM provinces, generate_series(0, `+maxShapeZoom+`) AS z;
+		DELETE FROM district_cuts;
+		INSERT INTO district_cuts (x, y, district_code, geom)
+		SELECT c.x, c.y, d.code, c.geom FROM districts d, zoom12_cuts(d.geom_3857) c;
+		DELETE FROM province_cuts;
+		INSERT INTO province_cuts (x, y, province_code, geom)
+		SELECT c.x, c.y, p.code, c.geom FROM provinces p, zoom12_cuts(p.geom_3857) c;
 		INSERT INTO tile_changes (bbox) VALUES (NULL)`)
 	return err
 }

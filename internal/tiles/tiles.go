@@ -72,21 +72,21 @@ const tileSQL = `
 		FROM district_totals WHERE $14 GROUP BY district_code),
 	district_shapes_in AS (
 		-- Up to zoom 11 the outlines simplified in advance; above it the
-		-- full outlines, cut to the tile first so that only its part is
-		-- worked on (a quarter pixel is under 0.6 m there: nothing to simplify).
+		-- outlines cut to the zoom-12 tile this one lies in (a quarter
+		-- pixel is under 0.6 m there: nothing to simplify).
 		SELECT s.district_code AS code, s.geom FROM district_shapes s, bounds b
 		WHERE $1 <= ` + maxShapeZoom + ` AND s.z = $1 AND s.geom && b.env_buffered
 		UNION ALL
-		SELECT d.code, ST_ClipByBox2D(d.geom_3857, b.env_buffered) FROM districts d, bounds b
-		WHERE $1 > ` + maxShapeZoom + ` AND d.geom_3857 && b.env_buffered),
+		SELECT s.district_code, s.geom FROM district_cuts s
+		WHERE $1 > ` + maxShapeZoom + ` AND ` + inZoom12Tile + `),
 	province_features AS MATERIALIZED (
 		SELECT hashtextextended(p.code, 0) & 9223372036854775807 AS fid, p.code, p.name,
 		       ST_AsMVTGeom(s.geom, b.env, 4096, 64, true) AS geom
 		FROM (SELECT s.province_code AS code, s.geom FROM province_shapes s, bounds b
 		      WHERE $1 <= ` + maxShapeZoom + ` AND s.z = $1 AND s.geom && b.env_buffered
 		      UNION ALL
-		      SELECT p.code, ST_ClipByBox2D(p.geom_3857, b.env_buffered) FROM provinces p, bounds b
-		      WHERE $1 > ` + maxShapeZoom + ` AND p.geom_3857 && b.env_buffered) s
+		      SELECT s.province_code, s.geom FROM province_cuts s
+		      WHERE $1 > ` + maxShapeZoom + ` AND ` + inZoom12Tile + `) s
 		JOIN provinces p ON p.code = s.code, bounds b),
 	-- MATERIALIZED: otherwise the planner pushes "geom IS NOT NULL" down and
 	-- ST_AsMVTGeom runs twice per row (a third of zoom 11's time).
@@ -141,6 +141,10 @@ const tileSQL = `
 	                 FROM (SELECT * FROM district_features WHERE geom IS NOT NULL ORDER BY code) t), '')
 	    || coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id')
 	                 FROM (SELECT * FROM clearance_features ORDER BY id) t), '')`
+
+// inZoom12Tile selects the cut s of the zoom-12 tile holding tile $1/$2/$3
+// (zoom 12 or more).
+const inZoom12Tile = "s.x = $2 / (1 << greatest($1 - 12, 0)) AND s.y = $3 / (1 << greatest($1 - 12, 0))"
 
 // Tile returns the tile's bytes; empty when it has no features.
 func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]byte, error) {
