@@ -3,10 +3,11 @@
 // upload all-or-nothing, keeping the original bytes whatever the outcome.
 //
 // Rules that need no database (properties, dates, geometry structure) run in
-// Go as features stream in, on every core, and most fields are placed in
-// their district there; the valid ones are copied into a temporary table
-// where PostGIS checks validity, the fields Go could not place, area and
-// near-duplicates in a few set-based statements. Memory holds a few batches
+// Go as features stream in, on every core, where each field's geodesic area
+// is measured and most fields are placed in their district; the valid ones
+// are copied into a temporary table where PostGIS checks validity, the
+// fields Go could not place, the size limits and near-duplicates in a few
+// set-based statements. Memory holds a few batches
 // of features, the first problems, and 20 bytes a field for its placement.
 package ingest
 

@@ -17,6 +17,7 @@ import (
 
 	"clearmap/internal/acreage"
 	"clearmap/internal/boundaries"
+	"clearmap/internal/geoarea"
 )
 
 // The staging table holds the features that passed the Go-side rules while
@@ -28,11 +29,11 @@ const createStageSQL = `
 		team text, method text, notes text,
 		reported_area float8, reported_unit text, reported_area_m2 float8,
 		props jsonb, geom geometry, geom_pointer text, district text,
-		area_m2 float8, inside_m2 float8, problem text
+		area_m2 float8, problem text
 	) ON COMMIT DROP`
 
 var stageColumns = []string{"idx", "field_id", "crop", "cleared_on", "team", "method", "notes",
-	"reported_area", "reported_unit", "reported_area_m2", "props", "geom", "geom_pointer", "district"}
+	"reported_area", "reported_unit", "reported_area_m2", "props", "geom", "geom_pointer", "district", "area_m2"}
 
 func createStage(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, createStageSQL)
@@ -82,7 +83,8 @@ type batch struct {
 // prepared is a feature's geometry as the stage takes it.
 type prepared struct {
 	ewkb     []byte
-	district string // where Pieces placed it, or ""
+	district string  // where Pieces placed it, or ""
+	area     float64 // geodesic, m²
 }
 
 const batchSize = 128
@@ -148,6 +150,7 @@ func (s *stager) prepare(jobs <-chan *batch) {
 			// the whole body is read, is honoured after the COPY.
 			b.prepared[i].ewkb = ewkb.MustMarshal(g.shape, 4326)
 			b.prepared[i].district, _ = s.pieces.Within(g.shape)
+			b.prepared[i].area = geoarea.MultiPolygon(g.shape)
 		}
 		close(b.ready)
 	}
@@ -190,7 +193,7 @@ func (s *stager) Next() bool {
 		s.placed.Indexes = append(s.placed.Indexes, int32(c.index))
 		s.placed.Districts = append(s.placed.Districts, p.district)
 		s.row = []any{c.index, c.fieldID, c.crop, c.clearedOn, c.team, c.method, c.notes,
-			c.reportedArea, c.reportedUnit, c.reportedAreaM2, c.props, p.ewkb, c.geomPointer, placedIn}
+			c.reportedArea, c.reportedUnit, c.reportedAreaM2, c.props, p.ewkb, c.geomPointer, placedIn, p.area}
 		return true
 	}
 }
@@ -248,8 +251,12 @@ func crsSRID(ctx context.Context, tx pgx.Tx, raw json.RawMessage) (srid int, msg
 // rejection to problems and marking it in the stage.
 func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *problemList) error {
 	if srid != 4326 {
+		// Go placed and measured the fields as longitude/latitude.
 		if _, err := tx.Exec(ctx, `UPDATE stage SET district = NULL,
 			geom = ST_Transform(ST_SetSRID(geom, $1::int), 4326)`, srid); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE stage SET area_m2 = ST_Area(geom::geography)`); err != nil {
 			return err
 		}
 	}
@@ -301,20 +308,20 @@ func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *p
 		return err
 	}
 
-	// Then area: geodesic, and the part inside districts. Most fields lie
-	// within one piece of a district (Go placed most of those already),
-	// which spares the intersection; the pieces do not overlap, so the
-	// parts' areas add up.
+	// Then area (measured in Go, geoarea) and the part inside districts:
+	// only for fields of a size to warn about or reject, and for those Go
+	// could not place, which may lie partly outside every district. Most
+	// fields lie within one piece of a district, which spares the
+	// intersection; the pieces do not overlap, so the parts' areas add up.
 	rows, err = tx.Query(ctx, `
-		WITH measured AS MATERIALIZED ( -- else the area is computed four times
-			SELECT idx, a.area,
+		WITH measured AS MATERIALIZED ( -- else the inside is computed three times
+			SELECT idx, area_m2 AS area,
 			       CASE WHEN s.district IS NOT NULL OR EXISTS (SELECT 1 FROM district_pieces p WHERE ST_Within(s.geom, p.geom))
-			            THEN a.area
+			            THEN area_m2
 			            ELSE (SELECT sum(ST_Area(ST_Intersection(s.geom, p.geom)::geography))
 			                  FROM district_pieces p WHERE ST_Intersects(p.geom, s.geom)) END AS inside
-			FROM stage s, LATERAL (SELECT ST_Area(s.geom::geography) AS area) a WHERE problem IS NULL)
-		UPDATE stage s SET area_m2 = m.area, inside_m2 = m.inside,
-		       problem = CASE WHEN m.area > $1 THEN 'too large' END
+			FROM stage s WHERE problem IS NULL AND (district IS NULL OR area_m2 > $1 OR area_m2 < $2))
+		UPDATE stage s SET problem = CASE WHEN m.area > $1 THEN 'too large' END
 		FROM measured m WHERE m.idx = s.idx
 		  AND (m.area > $1 OR m.area < $2 OR m.inside < m.area * 0.999)
 		RETURNING s.idx, coalesce(s.field_id, ''), s.geom_pointer, s.problem IS NOT NULL, m.area, m.inside`,
@@ -333,8 +340,6 @@ func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *p
 			warnings.add(Problem{idx, fieldID, pointer, fmt.Sprintf("%.2f of the field's %.2f acres lie outside every district and are not counted", (area-inside)/acreM2, acres)})
 		}
 	})
-	// area_m2 and inside_m2 are still unset on the rows the WHERE above
-	// skipped; storeClearances computes them there.
 }
 
 // forEach scans rows of (index, field_id, pointer, T, float64, float64):

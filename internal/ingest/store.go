@@ -19,7 +19,7 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, placed acre
 			reported_area, reported_unit, reported_area_m2, props, area_m2, geom, geom_3857, point_3857)
 		SELECT $1, idx, field_id, crop, cleared_on, team, method, notes,
 			reported_area, reported_unit, reported_area_m2, props,
-			coalesce(area_m2, ST_Area(geom::geography)), ST_Multi(geom), g3857, ST_PointOnSurface(g3857)
+			area_m2, ST_Multi(geom), g3857, ST_PointOnSurface(g3857)
 		FROM (SELECT *, ST_Transform(ST_Multi(geom), 3857) AS g3857 FROM stage WHERE problem IS NULL) s
 		ORDER BY idx`, uploadID)
 	if err != nil {
