@@ -9,7 +9,8 @@
 #   figures   /api/v1/summary and /api/v1/districts p50/p99 at 1,000,000 fields
 #             (the 560,000 above plus 440,000 more through `clearmap import`),
 #             unfiltered and date-filtered;
-#   tiles     requests/s and p50/p99 per zoom, cache off and on (wrk -c8).
+#   tiles     requests/s and p50/p99 per zoom over a fixed list of up to 20
+#             tiles with data, cache off and on (wrk -c8).
 #
 # Databases are created afresh (bench_*) on the local server and kept
 # afterwards for inspection; generated files go to BENCH_DIR. About 9 minutes
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DIR=${BENCH_DIR:-/tmp/clearmap-bench}
-SECONDS_PER_TILE=${BENCH_TILE_SECONDS:-5}
+SECONDS_PER_ZOOM=${BENCH_TILE_SECONDS:-5}
 H=/var/run/postgresql
 mkdir -p "$DIR"
 say() { echo "bench: $*" >&2; }
@@ -141,9 +142,9 @@ stop
 for mode in cold warm; do
 	mb=0
 	[ $mode = warm ] && mb=256
-	DATABASE_URL="postgres:///bench_1m?host=$H" TOKEN=$analyst scripts/bench-tiles.sh $mb "$SECONDS_PER_TILE" | tail -n +3 |
-		while IFS='|' read -r _ z tile rps p50 p99 bytes errors _; do
-			echo "| tiles z$(echo $z) $mode ($(echo $tile), $(echo $bytes) bytes) | $(echo $rps) req/s | p50 $(echo $p50) ms, p99 $(echo $p99) ms; errors $(echo $errors) |"
+	DATABASE_URL="postgres:///bench_1m?host=$H" TOKEN=$analyst scripts/bench-tiles.sh $mb "$SECONDS_PER_ZOOM" | tail -n +3 |
+		while IFS='|' read -r _ z tiles rps p50 p99 median largest errors _; do
+			echo "| tiles z$(echo $z) $mode ($(echo $tiles) tiles, median $(echo $median) bytes, largest $(echo $largest)) | $(echo $rps) req/s | p50 $(echo $p50) ms, p99 $(echo $p99) ms; errors $(echo $errors) |"
 		done >"$DIR/tiles-$mode.txt"
 	while read -r line; do ROWS+=("$line"); done <"$DIR/tiles-$mode.txt"
 	say "tiles $mode done"
