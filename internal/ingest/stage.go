@@ -314,7 +314,7 @@ func checkStaged(ctx context.Context, tx pgx.Tx, srid int, problems, warnings *p
 	// fields lie within one piece of a district, which spares the
 	// intersection; the pieces do not overlap, so the parts' areas add up.
 	rows, err = tx.Query(ctx, `
-		WITH measured AS MATERIALIZED ( -- else the inside is computed three times
+		WITH measured AS MATERIALIZED ( -- once a row, not once for each use below
 			SELECT idx, area_m2 AS area,
 			       CASE WHEN s.district IS NOT NULL OR EXISTS (SELECT 1 FROM district_pieces p WHERE ST_Within(s.geom, p.geom))
 			            THEN area_m2
