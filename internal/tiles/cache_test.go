@@ -296,6 +296,70 @@ func retractUncommitted(t *testing.T, pool *pgxpool.Pool, uploadID int64) (pgx.T
 	return tx, id
 }
 
+// TestSnapshotsAsPostgresSeesThem checks the cache's reading of transaction
+// snapshots against PostgreSQL's, around two transactions that commit in
+// the opposite order of their ids: which transactions each snapshot sees
+// (asked of pg_visible_in_snapshot with the snapshot's text form), and
+// that of two snapshots the later one counts as newer, and only it.
+func TestSnapshotsAsPostgresSeesThem(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Open(t, testdb.New(t))
+	begin := func() (pgx.Tx, uint64) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tx.Rollback(ctx) })
+		var xid uint64
+		if err := tx.QueryRow(ctx, "SELECT pg_current_xact_id()").Scan(&xid); err != nil {
+			t.Fatal(err)
+		}
+		return tx, xid
+	}
+	take := func() tiles.Snapshot {
+		var xmin, xmax uint64
+		var xip []uint64
+		if err := pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(s), pg_snapshot_xmax(s), ARRAY(SELECT pg_snapshot_xip(s))
+			FROM pg_current_snapshot() s`).Scan(&xmin, &xmax, &xip); err != nil {
+			t.Fatal(err)
+		}
+		return tiles.NewSnapshot(xmin, xmax, xip)
+	}
+	commit := func(tx pgx.Tx) {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first, a := begin()
+	second, b := begin()
+	snapshots := []tiles.Snapshot{take()}
+	commit(second)
+	snapshots = append(snapshots, take())
+	commit(first)
+	snapshots = append(snapshots, take())
+
+	// Seen: by the first snapshot neither, by the second only b, by the
+	// third both.
+	want := [][2]bool{{false, false}, {false, true}, {true, true}}
+	for i, s := range snapshots {
+		for j, xid := range []uint64{a, b} {
+			var pg bool
+			if err := pool.QueryRow(ctx, "SELECT pg_visible_in_snapshot($1::xid8, $2::pg_snapshot)", xid, s.String()).Scan(&pg); err != nil {
+				t.Fatal(err)
+			}
+			if s.Sees(xid) != want[i][j] || pg != want[i][j] {
+				t.Errorf("snapshot %d (%s) sees transaction %d: %v, PostgreSQL says %v; want %v", i, s, xid, s.Sees(xid), pg, want[i][j])
+			}
+		}
+		for j, o := range snapshots {
+			if s.After(o) != (i > j) {
+				t.Errorf("snapshot %d (%s) after %d (%s): %v", i, s, j, o, s.After(o))
+			}
+		}
+	}
+}
+
 func TestCacheBoundsAndOff(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.WithBoundaries(t)
