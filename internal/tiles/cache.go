@@ -9,6 +9,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,9 +55,20 @@ func (t *Tile) Gzipped() []byte {
 func (t *Tile) size() int64 { return int64(len(t.MVT) + len(t.Gzipped())) }
 
 // Cache keeps built tiles in memory, bounded in bytes, least recently used
-// first out. Before answering it reads the tile_changes written since it
+// first out. Before answering it reads the tile_changes committed since it
 // last looked and drops exactly the tiles they touch, so a tile served after
 // an upload has returned always shows it, whichever process stored it.
+//
+// "Since it last looked" goes by transaction snapshots, not by ids: a
+// change's id is drawn when it is written, and uploads commit concurrently,
+// so a lower id can commit after a higher one has been read. Each change
+// carries the id of the transaction that wrote it (tile_changes.xid), and
+// each look reads, with the snapshot it is taken in, the changes whose
+// transaction the previous look's snapshot did not see. A snapshot sees
+// everything a snapshot taken before it on the same server saw, so every
+// committed change is read exactly once, however late it commits, and
+// writers take no lock for it. Snapshots are compared only with snapshots
+// of the same server: the cache must read tile_changes from the primary.
 //
 // Looking costs a query, so with a live change signal (store.Watch on
 // store.TileChangesChannel) the cache looks only when the signal has moved:
@@ -65,16 +79,16 @@ type Cache struct {
 	maxBytes int64
 	changes  *store.Signal
 
-	mu         sync.Mutex
-	size       int64
-	order      *list.List // front: most recently used
-	entries    map[cacheKey]*list.Element
-	lastChange int64
-	lastSync   time.Time
-	synced     uint64 // the change signal's version the last look began at
-	epoch      uint64 // counts the changes read
-	building   singleflight.Group
-	stats      CacheStats
+	mu       sync.Mutex
+	size     int64
+	order    *list.List // front: most recently used
+	entries  map[cacheKey]*list.Element
+	seen     snapshot // the changes it sees have been read
+	lastSync time.Time
+	synced   uint64 // the change signal's version the last look began at
+	epoch    uint64 // counts the looks that read changes
+	building singleflight.Group
+	stats    CacheStats
 }
 
 // CacheStats counts what the cache did. Builds can be fewer than Misses:
@@ -100,7 +114,8 @@ type cacheEntry struct {
 // off, so that cold performance can be measured. changes may be nil: the
 // cache then reads tile_changes before every answer.
 func NewCache(svc *Service, maxBytes int64, changes *store.Signal) *Cache {
-	return &Cache{svc: svc, maxBytes: maxBytes, changes: changes, order: list.New(), entries: map[cacheKey]*list.Element{}}
+	return &Cache{svc: svc, maxBytes: maxBytes, changes: changes, order: list.New(), entries: map[cacheKey]*list.Element{},
+		seen: snapshot{xmin: 1, xmax: 1}} // sees no transaction: the first look reads every change
 }
 
 // Changed tells the cache that this process has just committed a change
@@ -202,9 +217,9 @@ func (c *Cache) sync(ctx context.Context) error {
 		c.epoch++
 	}
 	c.lastSync = time.Now()
-	last := c.lastChange
+	seen := c.seen
 	c.mu.Unlock()
-	if err := c.readChanges(ctx, last); err != nil {
+	if err := c.readChanges(ctx, seen); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -213,37 +228,104 @@ func (c *Cache) sync(ctx context.Context) error {
 	return nil
 }
 
-// readChanges drops the tiles that changes after the last one seen touch.
-func (c *Cache) readChanges(ctx context.Context, last int64) error {
-	rows, err := c.svc.DB.Query(ctx, `SELECT id, bbox IS NULL, coalesce(ST_XMin(bbox), 0), coalesce(ST_YMin(bbox), 0),
-		coalesce(ST_XMax(bbox), 0), coalesce(ST_YMax(bbox), 0) FROM tile_changes WHERE id > $1 ORDER BY id`, last)
+// snapshot is a transaction snapshot (pg_current_snapshot): it sees the
+// transactions below xmin, and those below xmax but not in xip.
+type snapshot struct {
+	xmin, xmax uint64
+	xip        []uint64
+}
+
+// sees tells whether the snapshot sees transaction xid, as
+// pg_visible_in_snapshot does.
+func (s snapshot) sees(xid uint64) bool {
+	return xid < s.xmin || xid < s.xmax && !slices.Contains(s.xip, xid)
+}
+
+// after tells whether s was taken after o on the same server, so that it
+// sees everything o saw and more: a transaction that ends moves xmax on or
+// leaves xip.
+func (s snapshot) after(o snapshot) bool {
+	return s.xmax > o.xmax || s.xmax == o.xmax && len(s.xip) < len(o.xip)
+}
+
+// String gives the snapshot in pg_snapshot's text form.
+func (s snapshot) String() string {
+	xip := make([]string, len(s.xip))
+	for i, x := range s.xip {
+		xip[i] = strconv.FormatUint(x, 10)
+	}
+	return fmt.Sprintf("%d:%d:%s", s.xmin, s.xmax, strings.Join(xip, ","))
+}
+
+// tileChange is a change read from tile_changes.
+type tileChange struct {
+	xid        uint64
+	everywhere bool
+	bound      orb.Bound
+}
+
+// readChanges reads the changes that the snapshot seen did not see, with
+// the snapshot it reads them in, and drops the tiles they touch. Looks can
+// overlap: the one that ends last may hold the older snapshot, and then the
+// newer one has read all it read.
+func (c *Cache) readChanges(ctx context.Context, seen snapshot) error {
+	// The LEFT JOIN gives the snapshot a row even when nothing changed;
+	// "ch.xid >= xmin" lets the index on xid find the changes.
+	rows, err := c.svc.DB.Query(ctx, `
+		SELECT pg_snapshot_xmin(s.now), pg_snapshot_xmax(s.now), ARRAY(SELECT pg_snapshot_xip(s.now)),
+			ch.xid, ch.bbox IS NULL, coalesce(ST_XMin(ch.bbox), 0), coalesce(ST_YMin(ch.bbox), 0),
+			coalesce(ST_XMax(ch.bbox), 0), coalesce(ST_YMax(ch.bbox), 0)
+		FROM (SELECT pg_current_snapshot() AS now) s
+		LEFT JOIN tile_changes ch
+		  ON ch.xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(ch.xid, $1::pg_snapshot)`,
+		seen.String())
 	if err != nil {
-		return err
+		return fmt.Errorf("read tile changes: %w", err)
 	}
 	defer rows.Close()
+	var now snapshot
+	var changes []tileChange
 	for rows.Next() {
-		var id int64
-		var everywhere bool
-		var b orb.Bound
-		if err := rows.Scan(&id, &everywhere, &b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
-			return err
+		var xid *uint64
+		var ch tileChange
+		b := &ch.bound
+		if err := rows.Scan(&now.xmin, &now.xmax, &now.xip, &xid, &ch.everywhere, &b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+			return fmt.Errorf("read tile changes: %w", err)
 		}
-		c.mu.Lock()
-		if id > c.lastChange {
-			for el := c.order.Front(); el != nil; {
-				next := el.Next()
-				if everywhere || el.Value.(*cacheEntry).bound.Intersects(b) {
-					c.remove(el)
-					c.stats.Invalidations++
-				}
-				el = next
-			}
-			c.lastChange = id
-			c.epoch++
+		if xid != nil {
+			ch.xid = *xid
+			changes = append(changes, ch)
 		}
-		c.mu.Unlock()
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read tile changes: %w", err)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !now.after(c.seen) {
+		return nil
+	}
+	read := false
+	for _, ch := range changes {
+		if c.seen.sees(ch.xid) { // read by an overlapping look
+			continue
+		}
+		for el := c.order.Front(); el != nil; {
+			next := el.Next()
+			if ch.everywhere || el.Value.(*cacheEntry).bound.Intersects(ch.bound) {
+				c.remove(el)
+				c.stats.Invalidations++
+			}
+			el = next
+		}
+		read = true
+	}
+	if read {
+		c.epoch++
+	}
+	c.seen = now
+	return nil
 }
 
 // Stats returns the counts so far.

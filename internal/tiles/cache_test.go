@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
@@ -75,15 +76,7 @@ func TestCacheServesUntilTheDataChanges(t *testing.T) {
 	t.Run("told by a notification", func(t *testing.T) {
 		pool := testdb.WithBoundaries(t)
 		signal := watch(t, pool)
-		last, _ := signal.Version()
-		cacheStory(t, pool, signal, func() {
-			testdb.Eventually(t, "the notification", func() bool {
-				v, _ := signal.Version()
-				moved := v != last
-				last = v
-				return moved
-			})
-		})
+		cacheStory(t, pool, signal, notified(t, signal))
 		// Told nothing, the cache does not look: a change written without
 		// its notification goes unseen (until the minute's safety look).
 		c := at(71.101, 34.051, 13)
@@ -111,6 +104,20 @@ func watch(t *testing.T, pool *pgxpool.Pool) *store.Signal {
 	go store.Watch(ctx, pool, slog.New(slog.DiscardHandler), map[string]*store.Signal{store.TileChangesChannel: signal})
 	testdb.Eventually(t, "the listener to start", func() bool { _, live := signal.Version(); return live })
 	return signal
+}
+
+// notified returns a function that waits until the signal has moved since
+// it last returned (or since notified was called).
+func notified(t *testing.T, signal *store.Signal) func() {
+	last, _ := signal.Version()
+	return func() {
+		testdb.Eventually(t, "the notification", func() bool {
+			v, _ := signal.Version()
+			moved := v != last
+			last = v
+			return moved
+		})
+	}
 }
 
 // cacheStory uploads, retracts and reloads around a cache, calling changed
@@ -186,6 +193,170 @@ func cacheStory(t *testing.T, pool *pgxpool.Pool, signal *store.Signal, changed 
 	get(lahore)
 	if s := cache.Stats(); s.Misses != before2.Misses+1 {
 		t.Fatalf("after reload the Lahore tile was still cached: %+v", s)
+	}
+}
+
+// TestCacheSeesChangesCommittedOutOfOrder commits two changes in the
+// opposite order of their tile_changes ids, and two servers on one
+// database look in between: one reads tile_changes before every answer,
+// the other, with a pool of its own, when its listener is notified. Once
+// both changes have committed, each server serves both changed areas fresh
+// and still serves the untouched area's tile from memory.
+func TestCacheSeesChangesCommittedOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	svc := &ingest.Service{DB: pool}
+	upload := func(feature string) int64 {
+		res, err := svc.Store(ctx, ingest.Upload{Body: strings.NewReader(feature), Uploader: "t"})
+		if err != nil || res.Outcome != ingest.Created {
+			t.Fatalf("%v %+v", err, res.Receipt)
+		}
+		return res.Receipt.ID
+	}
+	inKhyber, inLahore := upload(square("A", 71.10, 34.05)), upload(square("B", 74.3587, 31.5204))
+	khyber, lahore, karachi := at(71.101, 34.051, 12), at(74.3588, 31.5205, 12), at(67.01, 24.86, 12)
+
+	other := testdb.Open(t, pool.Config().ConnString())
+	signal := watch(t, other)
+	servers := []struct {
+		name    string
+		cache   *tiles.Cache
+		waitFor func()
+	}{
+		{"checking every time", tiles.NewCache(&tiles.Service{DB: pool}, 1<<20, nil), func() {}},
+		{"told by notifications", tiles.NewCache(&tiles.Service{DB: other}, 1<<20, signal), notified(t, signal)},
+	}
+	// fields checks, on every server, how many fields each tile shows.
+	fields := func(when string, want map[tiles.Coordinate]int) {
+		t.Helper()
+		for _, s := range servers {
+			for _, c := range []tiles.Coordinate{khyber, lahore, karachi} {
+				tile, err := s.cache.Tile(ctx, c, acreage.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, _ := fieldsAndAcres(t, tile.MVT, ""); n != want[c] {
+					t.Errorf("%s, %s: tile %v shows %d fields, want %d", when, s.name, c, n, want[c])
+				}
+			}
+		}
+	}
+	fields("before the changes", map[tiles.Coordinate]int{khyber: 1, lahore: 1})
+
+	// The change with the lower id commits last.
+	first, firstID := retractUncommitted(t, pool, inKhyber)
+	second, secondID := retractUncommitted(t, pool, inLahore)
+	if firstID >= secondID {
+		t.Fatalf("change ids %d then %d: want them rising", firstID, secondID)
+	}
+	commit := func(tx pgx.Tx) {
+		t.Helper()
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range servers {
+			s.waitFor()
+		}
+	}
+	commit(second)
+	fields("the second change committed", map[tiles.Coordinate]int{khyber: 1, lahore: 0})
+	commit(first)
+	fields("both committed", map[tiles.Coordinate]int{khyber: 0, lahore: 0})
+
+	for _, s := range servers {
+		// 3 tiles built first, Lahore's again after the second change,
+		// Khyber's after the first; Karachi's served from memory throughout.
+		if st := s.cache.Stats(); st.Misses != 5 || st.Hits != 4 || st.Invalidations != 2 || st.Tiles != 3 {
+			t.Errorf("%s: %+v, want 5 misses, 4 hits, 2 invalidations, 3 tiles", s.name, st)
+		}
+	}
+}
+
+// retractUncommitted begins a transaction that takes the upload's fields
+// off the map and records the change, as a retraction does, and returns it
+// uncommitted with the id of its change.
+func retractUncommitted(t *testing.T, pool *pgxpool.Pool, uploadID int64) (pgx.Tx, int64) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, "UPDATE clearances SET retracted = true WHERE upload_id = $1", uploadID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiles.RecordUploadChange(ctx, tx, uploadID); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := tx.QueryRow(ctx, "SELECT max(id) FROM tile_changes").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return tx, id
+}
+
+// TestSnapshotsAsPostgresSeesThem checks the cache's reading of transaction
+// snapshots against PostgreSQL's, around two transactions that commit in
+// the opposite order of their ids: which transactions each snapshot sees
+// (asked of pg_visible_in_snapshot with the snapshot's text form), and
+// that of two snapshots the later one counts as newer, and only it.
+func TestSnapshotsAsPostgresSeesThem(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Open(t, testdb.New(t))
+	begin := func() (pgx.Tx, uint64) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tx.Rollback(ctx) })
+		var xid uint64
+		if err := tx.QueryRow(ctx, "SELECT pg_current_xact_id()").Scan(&xid); err != nil {
+			t.Fatal(err)
+		}
+		return tx, xid
+	}
+	take := func() tiles.Snapshot {
+		var xmin, xmax uint64
+		var xip []uint64
+		if err := pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(s), pg_snapshot_xmax(s), ARRAY(SELECT pg_snapshot_xip(s))
+			FROM pg_current_snapshot() s`).Scan(&xmin, &xmax, &xip); err != nil {
+			t.Fatal(err)
+		}
+		return tiles.NewSnapshot(xmin, xmax, xip)
+	}
+	commit := func(tx pgx.Tx) {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first, a := begin()
+	second, b := begin()
+	snapshots := []tiles.Snapshot{take()}
+	commit(second)
+	snapshots = append(snapshots, take())
+	commit(first)
+	snapshots = append(snapshots, take())
+
+	// Seen: by the first snapshot neither, by the second only b, by the
+	// third both.
+	want := [][2]bool{{false, false}, {false, true}, {true, true}}
+	for i, s := range snapshots {
+		for j, xid := range []uint64{a, b} {
+			var pg bool
+			if err := pool.QueryRow(ctx, "SELECT pg_visible_in_snapshot($1::xid8, $2::pg_snapshot)", xid, s.String()).Scan(&pg); err != nil {
+				t.Fatal(err)
+			}
+			if s.Sees(xid) != want[i][j] || pg != want[i][j] {
+				t.Errorf("snapshot %d (%s) sees transaction %d: %v, PostgreSQL says %v; want %v", i, s, xid, s.Sees(xid), pg, want[i][j])
+			}
+		}
+		for j, o := range snapshots {
+			if s.After(o) != (i > j) {
+				t.Errorf("snapshot %d (%s) after %d (%s): %v", i, s, j, o, s.After(o))
+			}
+		}
 	}
 }
 
