@@ -38,9 +38,9 @@ func infoFrom(ctx context.Context) *requestInfo {
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // logRequests gives each request an id (the caller's X-Request-Id, or a new
-// one), returns it in X-Request-Id, works out its client (clientOf), turns a panic into a 500, and logs one
-// line per request. It logs the path but never the query, which may carry an
-// access_token.
+// one), returns it in X-Request-Id, works out its client (clientOf), turns
+// a panic into a 500, and logs one line per request. It logs the path but
+// never the query, which may carry an access_token.
 func (a *api) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

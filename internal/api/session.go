@@ -3,10 +3,8 @@ package api
 import (
 	"errors"
 	"fmt"
-	"math"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"clearmap/internal/auth"
@@ -56,9 +54,7 @@ func (a *api) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := clientFrom(r).ip
 	if wait := a.signIns.reserve(ip); wait > 0 {
-		seconds := strconv.Itoa(int(math.Ceil(wait.Seconds())))
-		w.Header().Set("Retry-After", seconds)
-		writeError(w, http.StatusTooManyRequests, "too many failed sign-ins from this address: retry in "+seconds+" s")
+		writeError(w, http.StatusTooManyRequests, "too many failed sign-ins from this address: retry in "+retryAfter(w, wait)+" s")
 		return
 	}
 	s, err := auth.StartSession(r.Context(), a.DB, req.Token)
