@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -215,14 +216,16 @@ func (b *syncBuffer) String() string {
 }
 
 // startServe runs `clearmap serve` until the test stops it, and returns the
-// URL it listens on.
-func startServe(t *testing.T, dbURL string) (base string, stdout, stderr *syncBuffer, stop func() int) {
+// URL it listens on. env sets more variables, as name, value pairs.
+func startServe(t *testing.T, dbURL string, env ...string) (base string, stdout, stderr *syncBuffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr = &syncBuffer{}, &syncBuffer{}
-	getenv := func(k string) string {
-		return map[string]string{"DATABASE_URL": dbURL, "CLEARMAP_ADDR": "127.0.0.1:0"}[k]
+	vars := map[string]string{"DATABASE_URL": dbURL, "CLEARMAP_ADDR": "127.0.0.1:0"}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
 	}
+	getenv := func(k string) string { return vars[k] }
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"serve"}, getenv, stdout, stderr) }()
 	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
@@ -301,6 +304,47 @@ func TestServeOnAnEmptyDatabase(t *testing.T) {
 	pool.QueryRow(ctx, "SELECT count(*) FROM tokens WHERE role = 'admin'").Scan(&admins)
 	if loads != 1 || admins != 1 {
 		t.Fatalf("%d boundary loads and %d admin tokens after two starts, want 1 and 1", loads, admins)
+	}
+}
+
+func TestServeMetricsListener(t *testing.T) {
+	base, _, stderr, stop := startServe(t, testdb.New(t), "CLEARMAP_METRICS_ADDR", "127.0.0.1:0")
+	m := regexp.MustCompile(`msg="serving metrics" url=(http://\S+)/metrics`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		stop()
+		t.Fatalf("no metrics listener in the log: %s", stderr.String())
+	}
+	scrape := m[1]
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(scrape + "/metrics"); code != 200 || !strings.Contains(body, "clearmap_db_connections_max ") {
+		t.Fatalf("scrape without a token: %d %.300s", code, body)
+	}
+	for _, path := range []string{"/", "/healthz", "/api/v1/me"} {
+		if code, _ := get(scrape + path); code != 404 {
+			t.Errorf("metrics listener %s: %d, want 404", path, code)
+		}
+	}
+	if code, _ := get(base + "/metrics"); code != 401 {
+		t.Fatalf("main port /metrics without a token: %d, want 401", code)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, stderr.String())
+	}
+	if resp, err := http.Get(scrape + "/metrics"); err == nil {
+		resp.Body.Close()
+		t.Fatal("the metrics listener outlived the server")
 	}
 }
 

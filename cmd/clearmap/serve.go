@@ -66,6 +66,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	tileCache := tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20, tileChanges)
+	m := metrics.New(pool, tileCache)
 	srv := api.NewHTTPServer(api.New(api.Deps{
 		DB: pool, Migrator: migrator, Logger: logger,
 		Ingest:           &ingest.Service{DB: pool},
@@ -73,26 +74,61 @@ func serve(ctx context.Context, e env, args []string) error {
 		TargetAcres:      cfg.TargetAcres,
 		Tiles:            tileCache,
 		Tokens:           auth.NewCache(pool, revocations),
-		Metrics:          metrics.New(pool, tileCache),
+		Metrics:          m,
 		UploadsPerMinute: cfg.UploadsPerMinute,
+		TrustedProxies:   cfg.TrustedProxies,
 	}), logger)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	servers := []served{{srv, ln}}
 	logger.Info("listening", "url", "http://"+ln.Addr().String())
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		servers = append(servers, served{api.NewHTTPServer(api.MetricsHandler(m), logger), mln})
+		logger.Info("serving metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
+	return serveAll(ctx, logger, cfg.ShutdownTimeout, servers)
+}
+
+// served is an HTTP server and the socket it serves.
+type served struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// serveAll runs every server until ctx ends or one of them fails, then
+// shuts them all down, giving requests in flight up to grace to finish.
+func serveAll(ctx context.Context, logger *slog.Logger, grace time.Duration, servers []served) error {
+	done := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { done <- s.srv.Serve(s.ln) }()
+	}
+	running := len(servers)
+	var errs []error
 	select {
-	case err := <-served:
-		return err
+	case err := <-done: // Serve returns before Shutdown only on failure
+		running--
+		errs = append(errs, err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "grace", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	logger.Info("shutting down", "grace", grace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+	for range running {
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	logger.Info("stopped")

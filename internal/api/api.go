@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -39,28 +41,29 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// UploadsPerMinute bounds each token's uploads; 0 lifts the bound.
 	UploadsPerMinute int
+	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and -Host
+	// headers are believed; no one else's are.
+	TrustedProxies []netip.Prefix
 }
 
 type api struct {
 	Deps
 	uploads *limiter
+	signIns *failureLimiter
 }
 
 // New returns the service's HTTP handler.
 func New(d Deps) http.Handler {
-	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute)}
+	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute), signIns: newFailureLimiter(signInBurst, signInRefill, time.Now)}
 	r := chi.NewRouter()
 	r.Use(a.logRequests, securityHeaders)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
-	})
+	r.NotFound(notFound)
+	r.MethodNotAllowed(methodNotAllowed)
 
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
-	r.Get("/metrics", a.metrics)
+	// Scrapers without a token use the listener MetricsHandler serves.
+	r.With(a.authenticate, require(auth.Admin)).Get("/metrics", a.Metrics.Handler().ServeHTTP)
 	site := webFiles()
 	r.With(webApp("no-cache")).Get("/", site)
 	// Asset names carry a hash of their content, so they never change.
@@ -115,6 +118,16 @@ func New(d Deps) http.Handler {
 	return r
 }
 
+// notFound answers a request for a path the service does not have.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
+}
+
+// methodNotAllowed answers a request whose path is known but not its method.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+}
+
 // securityHeaders are sent on every response: the data is sensitive and the
 // API is never meant to be framed or sniffed.
 func securityHeaders(next http.Handler) http.Handler {
@@ -157,7 +170,7 @@ func webFiles() http.HandlerFunc {
 			name = "index.html"
 		}
 		if _, err := fs.Stat(files, name); err != nil {
-			writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
+			notFound(w, r)
 			return
 		}
 		serve.ServeHTTP(w, r)

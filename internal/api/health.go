@@ -2,11 +2,12 @@ package api
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
-	"clearmap/internal/auth"
+	"github.com/go-chi/chi/v5"
+
+	"clearmap/internal/metrics"
 )
 
 // healthz answers 200 while the process runs.
@@ -36,22 +37,14 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// metrics serves Prometheus' scrape: to admins, and to scrapers on this
-// machine that reach the server directly (not through a proxy, which would
-// make every client look local).
-func (a *api) metrics(w http.ResponseWriter, r *http.Request) {
-	if directFromLoopback(r) {
-		a.Metrics.Handler().ServeHTTP(w, r)
-		return
-	}
-	a.authenticate(require(auth.Admin)(a.Metrics.Handler())).ServeHTTP(w, r)
-}
-
-func directFromLoopback(r *http.Request) bool {
-	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	ip := net.ParseIP(host)
-	return err == nil && ip != nil && ip.IsLoopback()
+// MetricsHandler serves Prometheus' scrape at /metrics, without a token,
+// and nothing else: it is for a listener only scrapers can reach
+// (CLEARMAP_METRICS_ADDR).
+func MetricsHandler(m *metrics.Metrics) http.Handler {
+	r := chi.NewRouter()
+	r.Use(securityHeaders)
+	r.NotFound(notFound)
+	r.MethodNotAllowed(methodNotAllowed)
+	r.Get("/metrics", m.Handler().ServeHTTP)
+	return r
 }

@@ -20,8 +20,9 @@ type requestInfoKey struct{}
 // requestInfo is filled in as a request passes through the middleware, for
 // the log line written when it ends.
 type requestInfo struct {
-	id    string
-	token string // the name of the token used, if any
+	id     string
+	token  string // the name of the token used, if any
+	client client
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -37,13 +38,13 @@ func infoFrom(ctx context.Context) *requestInfo {
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // logRequests gives each request an id (the caller's X-Request-Id, or a new
-// one), returns it in X-Request-Id, turns a panic into a 500, and logs one
-// line per request. It logs the path but never the query, which may carry an
-// access_token.
+// one), returns it in X-Request-Id, works out its client (clientOf), turns
+// a panic into a 500, and logs one line per request. It logs the path but
+// never the query, which may carry an access_token.
 func (a *api) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: r.Header.Get("X-Request-Id")}
+		info := &requestInfo{id: r.Header.Get("X-Request-Id"), client: clientOf(r, a.TrustedProxies)}
 		if !validRequestID.MatchString(info.id) {
 			b := make([]byte, 8)
 			rand.Read(b)
@@ -81,6 +82,7 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Float64("ms", float64(took.Microseconds())/1000),
 				slog.String("token", info.token),
+				slog.String("client", info.client.ip.String()),
 				slog.String("remote", r.RemoteAddr),
 			)
 		}()

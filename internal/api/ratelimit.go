@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -47,12 +48,18 @@ func (a *api) limitUploads(next http.Handler) http.Handler {
 		}
 		l.mu.Unlock()
 		if wait > 0 {
-			seconds := strconv.Itoa(int(math.Ceil(wait.Seconds())))
-			w.Header().Set("Retry-After", seconds)
 			writeError(w, http.StatusTooManyRequests, "too many uploads from this token: at most "+
-				strconv.Itoa(l.perMinute)+" a minute; retry in "+seconds+" s")
+				strconv.Itoa(l.perMinute)+" a minute; retry in "+retryAfter(w, wait)+" s")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// retryAfter tells the client, in Retry-After, to wait whole seconds until
+// wait has passed, and returns them.
+func retryAfter(w http.ResponseWriter, wait time.Duration) string {
+	seconds := strconv.Itoa(int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", seconds)
+	return seconds
 }

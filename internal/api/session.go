@@ -2,6 +2,8 @@ package api
 
 import (
 	"errors"
+	"fmt"
+	"mime"
 	"net/http"
 	"time"
 
@@ -28,15 +30,37 @@ func infoOf(s auth.Session) sessionInfo {
 
 // signIn exchanges {"token": "..."} for a session cookie: HttpOnly, so page
 // scripts never hold the secret, and SameSite=Strict, so other sites'
-// pages cannot send it.
+// pages cannot send it. Other sites' pages cannot sign a browser in either
+// (login CSRF, which would swap the user's session for the attacker's, so
+// the user's uploads went where the attacker reads them): the body must be
+// application/json, which an HTML form cannot send and another site's
+// script cannot send without a CORS preflight the service never grants,
+// and a browser's Origin must be the service's own. A client that keeps
+// giving unknown tokens is made to wait (429), whatever it sends next.
 func (a *api) signIn(w http.ResponseWriter, r *http.Request) {
+	if fromOtherSite(r) {
+		writeError(w, http.StatusForbidden, "sign-in from another site is refused: sign in on the service's own page")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("sign-in takes Content-Type: application/json, not %q", r.Header.Get("Content-Type")))
+		return
+	}
 	var req struct {
 		Token string `json:"token"`
 	}
 	if !decodeBody(w, r, 4096, &req, `{"token": "cm_..."}`) {
 		return
 	}
+	ip := clientFrom(r).ip
+	if wait := a.signIns.reserve(ip); wait > 0 {
+		writeError(w, http.StatusTooManyRequests, "too many failed sign-ins from this address: retry in "+retryAfter(w, wait)+" s")
+		return
+	}
 	s, err := auth.StartSession(r.Context(), a.DB, req.Token)
+	if !errors.Is(err, auth.ErrInvalidToken) {
+		a.signIns.forgive(ip)
+	}
 	switch {
 	case errors.Is(err, auth.ErrInvalidToken):
 		writeError(w, http.StatusUnauthorized, "token not recognised or revoked")
@@ -90,7 +114,7 @@ func (a *api) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 // isHTTPS says whether the client reached us over HTTPS, directly or
-// through a proxy, so cookies are marked Secure whenever they can be.
+// through a trusted proxy, so cookies are marked Secure whenever they can be.
 func isHTTPS(r *http.Request) bool {
-	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+	return clientFrom(r).scheme == "https"
 }

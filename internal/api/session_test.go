@@ -29,7 +29,7 @@ func TestBrowserSessions(t *testing.T) {
 		{"empty", `{}`, 401, "token not recognised"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := s.do(t, "POST", "/api/v1/session", "", c.body)
+			r := s.post(t, "/api/v1/session", "", "application/json", []byte(c.body))
 			wantError(t, r, c.status, c.msg)
 			if r.header.Get("Set-Cookie") != "" {
 				t.Fatal("a failed sign-in set a cookie")
@@ -39,7 +39,7 @@ func TestBrowserSessions(t *testing.T) {
 
 	// Sign in as the uploader: an HttpOnly, SameSite=Strict cookie, and the
 	// CSRF token in the body.
-	r := s.do(t, "POST", "/api/v1/session", "", `{"token": "`+tokens[auth.Uploader]+`"}`)
+	r := s.signIn(t, tokens[auth.Uploader])
 	var info struct {
 		Name, Role string
 		CSRFToken  string `json:"csrf_token"`
@@ -97,7 +97,7 @@ func TestBrowserSessions(t *testing.T) {
 	wantError(t, s.send(t, "GET", "/api/v1/me", "", nil, "Cookie", cookie), 401, "sign in again")
 
 	// Revoking the token ends its sessions, in this process at once.
-	r = s.do(t, "POST", "/api/v1/session", "", `{"token": "`+tokens[auth.Analyst]+`"}`)
+	r = s.signIn(t, tokens[auth.Analyst])
 	resp = http.Response{Header: r.header}
 	analyst := "clearmap_session=" + resp.Cookies()[0].Value
 	if r := s.send(t, "GET", "/tiles.json", "", nil, "Cookie", analyst); r.status != 200 {

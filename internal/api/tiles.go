@@ -75,23 +75,6 @@ func parseTile(z, x, y string) (tiles.Coordinate, error) {
 	return c, nil
 }
 
-// baseURL is the service's address as the client sees it, behind a proxy
-// too (X-Forwarded-Proto, X-Forwarded-Host).
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-		scheme = p
-	}
-	host := r.Host
-	if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
-		host = strings.TrimSpace(strings.Split(fh, ",")[0])
-	}
-	return scheme + "://" + host
-}
-
 // passOn keeps the query values a tile URL must carry: the filters, and a
 // token given in the query (GIS tools that cannot set headers).
 func passOn(r *http.Request) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -29,6 +30,46 @@ type Config struct {
 	TileCacheMB      int
 	// UploadsPerMinute bounds each token's uploads (0: no bound).
 	UploadsPerMinute int
+	// MetricsAddr is where to serve /metrics without a token ("": nowhere).
+	MetricsAddr string
+	// TrustedProxies are the peers whose X-Forwarded-* headers are believed.
+	TrustedProxies Prefixes
+}
+
+// Prefixes is a list of IP networks, set from comma-separated addresses
+// and CIDR prefixes; an address stands for itself alone.
+type Prefixes []netip.Prefix
+
+// String lists the prefixes as Set reads them.
+func (p Prefixes) String() string {
+	s := make([]string, len(p))
+	for i, prefix := range p {
+		s[i] = prefix.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// Set replaces the list with the one in s, or leaves it alone and names the
+// entry it cannot read.
+func (p *Prefixes) Set(s string) error {
+	var list Prefixes
+	if strings.TrimSpace(s) == "" {
+		*p = nil
+		return nil
+	}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		prefix, err := netip.ParsePrefix(entry)
+		if ip, ipErr := netip.ParseAddr(entry); ipErr == nil {
+			prefix, err = ip.Prefix(ip.BitLen())
+		}
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or CIDR prefix", entry)
+		}
+		list = append(list, prefix.Masked())
+	}
+	*p = list
+	return nil
 }
 
 // setting ties a flag to the environment variable that sets its default.
@@ -48,6 +89,8 @@ var settings = []setting{
 	{"target-acres", "CLEARMAP_TARGET_ACRES"},
 	{"tile-cache-mb", "CLEARMAP_TILE_CACHE_MB"},
 	{"uploads-per-minute", "CLEARMAP_UPLOADS_PER_MINUTE"},
+	{"metrics-addr", "CLEARMAP_METRICS_ADDR"},
+	{"trusted-proxies", "CLEARMAP_TRUSTED_PROXIES"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -71,6 +114,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.Float64Var(&c.TargetAcres, "target-acres", 40659, "national target in acres until a national reported figure is recorded (env CLEARMAP_TARGET_ACRES)")
 	fs.IntVar(&c.TileCacheMB, "tile-cache-mb", 256, "tile cache size in MB; 0 turns it off (env CLEARMAP_TILE_CACHE_MB)")
 	fs.IntVar(&c.UploadsPerMinute, "uploads-per-minute", 60, "uploads one token may make per minute, in bursts of up to 10; 0 lifts the bound (env CLEARMAP_UPLOADS_PER_MINUTE)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address to serve /metrics on without a token, for scrapers; empty: none (env CLEARMAP_METRICS_ADDR)")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated IP addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (env CLEARMAP_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,8 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		"CLEARMAP_TARGET_ACRES":       "33000",
 		"CLEARMAP_TILE_CACHE_MB":      "0",
 		"CLEARMAP_UPLOADS_PER_MINUTE": "5",
+		"CLEARMAP_METRICS_ADDR":       "127.0.0.1:9464",
+		"CLEARMAP_TRUSTED_PROXIES":    "10.0.0.0/8, 127.0.0.1,::1, 192.168.1.7/24",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -38,9 +42,13 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
-		UploadsPerMinute: 5,
+		UploadsPerMinute: 5, MetricsAddr: "127.0.0.1:9464",
+		TrustedProxies: Prefixes{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
+			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("192.168.1.0/24"),
+		},
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
 }
@@ -52,7 +60,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.Parse(nil)
-	if c.DatabaseURL != DefaultDatabaseURL || c.Addr != "127.0.0.1:8080" || c.LogFormat != "text" || c.Check() != nil {
+	if c.DatabaseURL != DefaultDatabaseURL || c.Addr != "127.0.0.1:8080" || c.LogFormat != "text" || c.Check() != nil ||
+		c.MetricsAddr != "" || len(c.TrustedProxies) != 0 {
 		t.Fatalf("defaults %+v", c)
 	}
 }
@@ -63,6 +72,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CLEARMAP_LOG_LEVEL":         "loud",
 		"CLEARMAP_DB_MAX_CONNS":      "many",
 		"CLEARMAP_STATEMENT_TIMEOUT": "30",
+		"CLEARMAP_TRUSTED_PROXIES":   "10.0.0.1,proxy.example",
 	} {
 		var c Config
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
@@ -76,5 +86,29 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), k+"=") {
 			t.Errorf("%s=%s: %v", k, v, err)
 		}
+	}
+}
+
+func TestTrustedProxiesNameTheBadEntry(t *testing.T) {
+	for _, c := range []struct{ value, msg string }{
+		{"10.0.0.0/33", `"10.0.0.0/33" is not an IP address or CIDR prefix`},
+		{"10.0.0.1,,10.0.0.2", `"" is not an IP address or CIDR prefix`},
+		{"proxy.example", `"proxy.example" is not an IP address or CIDR prefix`},
+	} {
+		var p Prefixes
+		if err := p.Set(c.value); err == nil || !strings.Contains(err.Error(), c.msg) || p != nil {
+			t.Errorf("%q: %v, kept %v", c.value, err, p)
+		}
+	}
+	// A flag replaces what the environment gave.
+	var p Prefixes
+	if err := p.Set("10.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Set("::1"); err != nil || len(p) != 1 || p.String() != "::1/128" {
+		t.Fatalf("second Set: %v %v", p, err)
+	}
+	if err := p.Set(""); err != nil || p != nil {
+		t.Fatalf("an empty value must trust no one: %v %v", p, err)
 	}
 }
