@@ -21,9 +21,10 @@ import (
 // one of these, never to the machine's shared server (SPEC §9). It is
 // stopped and removed when the test ends, whether it passed or not.
 //
-// A standby for replica tests would be made like StartCluster, with its
-// data directory copied from a primary (pg_basebackup -R, run through
-// newCluster's run) instead of initdb'd.
+// A standby for replica tests is made like StartCluster, its data directory
+// copied from a primary instead of initdb'd: newCluster, then run
+// pg_basebackup -R -D data -d the primary's URL (initdb's pg_hba already
+// trusts replication from 127.0.0.1), configure, Start.
 type Cluster struct {
 	t     testing.TB
 	bin   string   // the server binaries' directory
@@ -44,9 +45,18 @@ func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	c := newCluster(t)
 	c.run("initdb", "-D", c.data(), "-U", c.owner, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
+	c.configure()
+	c.Start()
+	return c
+}
+
+// configure points the data directory's server at the cluster's port and
+// socket. (A copied data directory needs it too: it names the original's.)
+func (c *Cluster) configure() {
+	c.t.Helper()
 	conf, err := os.OpenFile(filepath.Join(c.data(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		t.Fatalf("testdb: cluster: %v", err)
+		c.t.Fatalf("testdb: cluster: %v", err)
 	}
 	// Throwaway data: no fsync, so a test does not wait on the disk.
 	_, err = fmt.Fprintf(conf, "\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\nfsync = off\nfull_page_writes = off\n",
@@ -55,10 +65,8 @@ func StartCluster(t testing.TB) *Cluster {
 		err = cerr
 	}
 	if err != nil {
-		t.Fatalf("testdb: cluster: %v", err)
+		c.t.Fatalf("testdb: cluster: %v", err)
 	}
-	c.Start()
-	return c
 }
 
 // newCluster finds the newest installed server binaries, makes the
