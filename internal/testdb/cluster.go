@@ -125,7 +125,7 @@ func newCluster(t testing.TB) *Cluster {
 }
 
 // newestServerBinaries returns the bin directory of the highest installed
-// major version, or "" when there is none.
+// major version with PostGIS, else of the highest, or "" when there is none.
 func newestServerBinaries() string {
 	dirs, err := filepath.Glob(serverBinaries)
 	if err != nil {
@@ -146,7 +146,19 @@ func newestServerBinaries() string {
 	if len(dirs) == 0 {
 		return ""
 	}
-	return slices.MaxFunc(dirs, func(a, b string) int { return major(a) - major(b) })
+	postgis := func(dir string) int {
+		_, err := os.Stat(filepath.Join("/usr/share/postgresql", strconv.Itoa(major(dir)), "extension", "postgis.control"))
+		if err != nil {
+			return 0
+		}
+		return 1
+	}
+	return slices.MaxFunc(dirs, func(a, b string) int {
+		if p := postgis(a) - postgis(b); p != 0 {
+			return p
+		}
+		return major(a) - major(b)
+	})
 }
 
 func (c *Cluster) data() string   { return filepath.Join(c.dir, "data") }
