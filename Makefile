@@ -19,9 +19,6 @@ run: build
 ## given) and Chromium, then run every test, the browser's included.
 test: setup-for-test lint
 	$(GO) test -race -count=1 ./...
-	@# A real PostgreSQL restart under traffic, alone: it ends every session.
-	@if [ -z "$$CLEARMAP_TEST_DATABASE_URL" ]; then \
-		CLEARMAP_TEST_RESTART=$(CURDIR)/scripts/restart-postgres.sh $(GO) test -count=1 -run '^TestDatabaseRestart$$' ./internal/api; fi
 	$(MAKE) --no-print-directory fuzz
 
 build: web

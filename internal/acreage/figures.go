@@ -11,14 +11,13 @@ import (
 
 // figuresSQL computes per district ($3: these codes, or all if NULL) and
 // crop ('poppy', 'cannabis', 'all') the figures of fields cleared from $1
-// to $2: net area, gross area, fields, first parts, last day. Ungrouped
+// to $2: net area, gross area, last day. Ungrouped
 // parts come summed by day, groups as their steps for the range, summed in
 // advance per start day (migrations/00007_acreage.sql); only the rare group
 // with too many member days for steps is unioned, over its members in range.
 const figuresSQL = `
 	WITH daily AS (
-		SELECT district_code, crop, sum(single_m2) AS single, sum(gross_m2) AS gross,
-		       sum(fields) AS fields, sum(first_parts) AS first_parts, max(day) AS last
+		SELECT district_code, crop, sum(single_m2) AS single, sum(gross_m2) AS gross, max(day) AS last
 		FROM acreage_daily
 		WHERE day BETWEEN $1::date AND $2::date AND ($3::text[] IS NULL OR district_code = ANY($3))
 		GROUP BY 1, 2),
@@ -48,11 +47,11 @@ const figuresSQL = `
 		GROUP BY 1)
 	SELECT daily.district_code, daily.crop,
 	       daily.single + coalesce(CASE daily.crop WHEN 'poppy' THEN grouped.poppy ELSE grouped.cannabis END, 0),
-	       daily.gross, daily.fields, daily.first_parts, daily.last
+	       daily.gross, daily.last
 	FROM daily LEFT JOIN grouped USING (district_code)
 	UNION ALL
 	SELECT daily.district_code, 'all', sum(daily.single) + coalesce(max(grouped.net), 0),
-	       sum(daily.gross), sum(daily.fields), sum(daily.first_parts), max(daily.last)
+	       sum(daily.gross), max(daily.last)
 	FROM daily LEFT JOIN grouped USING (district_code) GROUP BY daily.district_code`
 
 // The whole range a date may fall in (SPEC §3.1: from 2000-01-01 to today).
@@ -89,9 +88,8 @@ func (f Filter) dates() (string, string) {
 
 // figure is one row of figuresSQL or district_totals.
 type figure struct {
-	netM2, grossM2     float64
-	fields, firstParts int
-	last               *time.Time
+	netM2, grossM2 float64
+	last           *time.Time
 }
 
 // figures returns, per district code and crop, the figures under f's dates:
@@ -103,7 +101,7 @@ func figures(ctx context.Context, db *pgxpool.Pool, f Filter) (map[string]map[st
 		from, to := f.dates()
 		rows, err = db.Query(ctx, figuresSQL, from, to, nil)
 	} else {
-		rows, err = db.Query(ctx, `SELECT district_code, crop, net_m2, gross_m2, fields, first_parts, last_cleared_on FROM district_totals`)
+		rows, err = db.Query(ctx, `SELECT district_code, crop, net_m2, gross_m2, last_cleared_on FROM district_totals`)
 	}
 	if err != nil {
 		return nil, err
@@ -113,7 +111,7 @@ func figures(ctx context.Context, db *pgxpool.Pool, f Filter) (map[string]map[st
 	for rows.Next() {
 		var code, crop string
 		var fig figure
-		if err := rows.Scan(&code, &crop, &fig.netM2, &fig.grossM2, &fig.fields, &fig.firstParts, &fig.last); err != nil {
+		if err := rows.Scan(&code, &crop, &fig.netM2, &fig.grossM2, &fig.last); err != nil {
 			return nil, err
 		}
 		if out[code] == nil {

@@ -21,16 +21,16 @@ import (
 // Locks. Maintenance of one district must not interleave with another
 // upload's, or two overlapping fields could each miss the other and count
 // twice. Uploads lock the districts they touch (in code order, so two uploads
-// never wait on each other in a cycle) while sharing the global lock; a
-// rebuild takes the global lock alone.
+// never wait on each other in a cycle) while sharing the global lock, then
+// the fields they change (lockFields); a rebuild takes the global lock
+// alone.
 const globalLock = "clearmap.acreage"
 
 // insertParts cuts clearances into their parts inside districts. Most fields
 // lie within one district and skip the intersection.
 const insertParts = `
-	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, first_part, area_m2, geom)
-	SELECT id, code, crop, cleared_on,
-	       row_number() OVER (PARTITION BY id ORDER BY code) = 1,
+	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, field_root, area_m2, geom)
+	SELECT id, code, crop, cleared_on, coalesce((SELECT root FROM field_roots r WHERE r.id = cut.id), id),
 	       CASE WHEN whole THEN area_m2 ELSE ST_Area(piece::geography) END, piece
 	FROM (
 		-- Cut by the districts' pieces (migration 00014): a field within a
@@ -49,10 +49,11 @@ const insertParts = `
 // insertWholeParts stores fields known to lie wholly within one district
 // as their own single part: nothing to cut, and the area is the field's.
 const insertWholeParts = `
-	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, first_part, area_m2, geom)
-	SELECT c.id, w.code, c.crop, c.cleared_on, true, c.area_m2, c.geom
+	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, field_root, area_m2, geom)
+	SELECT c.id, w.code, c.crop, c.cleared_on, coalesce(r.root, c.id), c.area_m2, c.geom
 	FROM unnest($2::int[], $3::text[]) AS w(idx, code)
 	JOIN clearances c ON c.upload_id = $1 AND c.feature_index = w.idx
+	LEFT JOIN field_roots r ON r.id = c.id
 	WHERE NOT c.retracted`
 
 // Placement says, for an upload's fields by feature index, the district
@@ -64,10 +65,52 @@ type Placement struct {
 	Districts []string
 }
 
-// AddUpload brings the figures up to date with an upload's new clearances.
-// It runs in the upload's transaction, after the clearances are inserted.
-func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement) error {
+// LockUpload takes the locks AddUpload needs for an upload's new
+// clearances: the districts they touch. Taken before the upload looks for
+// near-duplicates among the stored clearances, they make two uploads of the
+// same field in turn, so the later one finds the earlier's and the field
+// counts once. It runs in the upload's transaction, after the clearances
+// are inserted.
+func LockUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
+		return fmt.Errorf("lock upload: %w", err)
+	}
+	var cut []int32
+	var districts []string
+	for i, idx := range placed.Indexes {
+		if d := placed.Districts[i]; d != "" {
+			districts = append(districts, d)
+		} else {
+			cut = append(cut, idx)
+		}
+	}
+	// Every district a part can fall in: AddUpload then takes no lock it
+	// does not hold already.
+	err := lockDistricts(ctx, tx, `SELECT unnest($1::text[]) UNION
+		SELECT p.district_code FROM clearances c JOIN district_pieces p ON ST_Intersects(c.geom, p.geom)
+		WHERE c.upload_id = $2 AND c.feature_index = ANY($3)`, districts, uploadID, cut)
+	if err != nil {
+		return fmt.Errorf("lock upload: %w", err)
+	}
+	return nil
+}
+
+// AddUpload brings the figures up to date with an upload's new clearances.
+// It runs in the upload's transaction, after LockUpload.
+func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement) error {
+	// The fields the new clearances join: their near-duplicates' fields,
+	// counted before and after; the other clearances are new fields.
+	if err := findRoots(ctx, tx, "upload_id = $1", uploadID); err != nil {
+		return err
+	}
+	joined, err := ids(ctx, tx, "SELECT DISTINCT root FROM field_roots")
+	if err != nil {
+		return fmt.Errorf("fields joined: %w", err)
+	}
+	if err := lockFields(ctx, tx, joined); err != nil {
+		return err
+	}
+	if err := countFields(ctx, tx, -1, joined); err != nil {
 		return err
 	}
 	var whole, cut []int32
@@ -85,8 +128,12 @@ func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement)
 	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "c.upload_id = $1 AND c.feature_index = ANY($2)"), uploadID, cut); err != nil {
 		return err
 	}
-	if err := lockDistricts(ctx, tx, `SELECT DISTINCT p.district_code FROM clearance_parts p
-		JOIN clearances c ON c.id = p.clearance_id WHERE c.upload_id = $1`, uploadID); err != nil {
+	added, err := ids(ctx, tx, `SELECT DISTINCT p.field_root FROM clearance_parts p
+		JOIN clearances c ON c.id = p.clearance_id WHERE c.upload_id = $1`, uploadID)
+	if err != nil {
+		return fmt.Errorf("fields added: %w", err)
+	}
+	if err := countFields(ctx, tx, +1, append(joined, added...)); err != nil {
 		return err
 	}
 	// Overlaps of the new parts with any others, new or old: interiors must
@@ -137,11 +184,17 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	if err := lockDistricts(ctx, tx, "SELECT DISTINCT district_code "+parts, uploadID); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, "SELECT DISTINCT group_id "+parts+" AND group_id IS NOT NULL", uploadID)
+	fields, err := ids(ctx, tx, "SELECT DISTINCT field_root "+parts, uploadID)
 	if err != nil {
+		return fmt.Errorf("fields touched: %w", err)
+	}
+	if err := lockFields(ctx, tx, fields); err != nil {
 		return err
 	}
-	groups, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err := countFields(ctx, tx, -1, fields); err != nil {
+		return err
+	}
+	groups, err := ids(ctx, tx, "SELECT DISTINCT group_id "+parts+" AND group_id IS NOT NULL", uploadID)
 	if err != nil {
 		return err
 	}
@@ -152,6 +205,10 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 		return err
 	}
 	if _, err := tx.Exec(ctx, "DELETE "+parts, uploadID); err != nil {
+		return err
+	}
+	// A field keeps counting through its other clearances.
+	if err := countFields(ctx, tx, +1, fields); err != nil {
 		return err
 	}
 	if err := dropSteps(ctx, tx, groups); err != nil {
@@ -180,10 +237,17 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", globalLock); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "TRUNCATE clearance_parts, group_steps, step_starts, overlap_groups, acreage_daily, district_totals"); err != nil {
+	if _, err := tx.Exec(ctx, `TRUNCATE clearance_parts, group_steps, step_starts, overlap_groups,
+		acreage_daily, district_totals, field_days, field_totals`); err != nil {
+		return err
+	}
+	if err := findRoots(ctx, tx, "true"); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "true")); err != nil {
+		return err
+	}
+	if err := countAllFields(ctx, tx); err != nil {
 		return err
 	}
 	// Connected parts form the groups (touching ones too, which only makes a
@@ -205,11 +269,7 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, "SELECT group_id FROM cluster_ids")
-	if err != nil {
-		return err
-	}
-	groups, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	groups, err := ids(ctx, tx, "SELECT group_id FROM cluster_ids")
 	if err != nil {
 		return err
 	}
@@ -298,18 +358,15 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 		mergedFrom, target []int64
 		changed            []int64
 	)
-	var fresh []int64 // ids for components that are all loose parts
 	need := 0
 	for _, c := range components {
 		if len(c.groups) == 0 {
 			need++
 		}
 	}
-	rows, err := tx.Query(ctx, "SELECT nextval(pg_get_serial_sequence('overlap_groups', 'id')) FROM generate_series(1, $1)", need)
+	// Ids for the components that are all loose parts.
+	fresh, err := ids(ctx, tx, "SELECT nextval(pg_get_serial_sequence('overlap_groups', 'id')) FROM generate_series(1, $1)", need)
 	if err != nil {
-		return nil, err
-	}
-	if fresh, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 		return nil, err
 	}
 	for _, c := range components {
@@ -445,6 +502,15 @@ func applyStepDelta(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
+// ids returns the ids the query selects.
+func ids(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]int64, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
 // lockDistricts takes the maintenance lock of each district the query
 // (returning district codes) names, in code order.
 func lockDistricts(ctx context.Context, tx pgx.Tx, query string, args ...any) error {
@@ -471,6 +537,9 @@ func refresh(ctx context.Context, tx pgx.Tx) error {
 	if err := applyStepDelta(ctx, tx); err != nil {
 		return err
 	}
+	if err := applyFieldDelta(ctx, tx); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `
 		CREATE TEMP TABLE IF NOT EXISTS touched (district_code text, crop text, day date) ON COMMIT DROP;
 		-- A new temporary table has no statistics; without them the planner
@@ -478,10 +547,9 @@ func refresh(ctx context.Context, tx pgx.Tx) error {
 		ANALYZE touched;
 		DELETE FROM acreage_daily a USING (SELECT DISTINCT * FROM touched) t
 		WHERE a.district_code = t.district_code AND a.crop = t.crop AND a.day = t.day;
-		INSERT INTO acreage_daily (district_code, crop, day, single_m2, gross_m2, fields, first_parts)
+		INSERT INTO acreage_daily (district_code, crop, day, single_m2, gross_m2)
 		SELECT p.district_code, p.crop, p.cleared_on,
-		       coalesce(sum(p.area_m2) FILTER (WHERE p.group_id IS NULL), 0), sum(p.area_m2),
-		       count(*), count(*) FILTER (WHERE p.first_part)
+		       coalesce(sum(p.area_m2) FILTER (WHERE p.group_id IS NULL), 0), sum(p.area_m2)
 		FROM (SELECT DISTINCT * FROM touched) t
 		JOIN clearance_parts p ON p.cleared_on = t.day AND p.district_code = t.district_code AND p.crop = t.crop
 		GROUP BY 1, 2, 3;
@@ -494,7 +562,7 @@ func refresh(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO district_totals
-		(district_code, crop, net_m2, gross_m2, fields, first_parts, last_cleared_on) `+figuresSQL,
+		(district_code, crop, net_m2, gross_m2, last_cleared_on) `+figuresSQL,
 		firstDay, lastDay, districts); err != nil {
 		return err
 	}

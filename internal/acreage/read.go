@@ -20,12 +20,16 @@ type District struct {
 	AcresPoppy    float64  `json:"acres_poppy"`
 	AcresCannabis float64  `json:"acres_cannabis"`
 	ReportedAcres *float64 `json:"reported_acres"`
-	Fields        int      `json:"fields"` // fields with a part inside
-	LastClearedOn *string  `json:"last_cleared_on"`
+	// Fields counts the fields with a part inside, each once however many
+	// near-duplicates map it (see fields.go).
+	Fields int `json:"fields"`
+	// MappedFeatures counts the counted clearances with a part inside,
+	// near-duplicates included.
+	MappedFeatures int     `json:"mapped_features"`
+	LastClearedOn  *string `json:"last_cleared_on"`
 	// Geometry is the boundary, in District only.
-	Geometry   json.RawMessage `json:"geometry,omitempty"`
-	firstParts int
-	m2         struct{ net, gross, poppy, cannabis float64 } // unrounded, for sums
+	Geometry json.RawMessage                               `json:"geometry,omitempty"`
+	m2       struct{ net, gross, poppy, cannabis float64 } // unrounded, for sums
 }
 
 // ErrUnknown means no district or province has that code.
@@ -52,28 +56,38 @@ func OneDistrict(ctx context.Context, db *pgxpool.Pool, f Filter, code string) (
 	return d, err
 }
 
+// scopes holds the figures by scope that provinces and the nation read
+// besides their districts'.
+type scopes struct {
+	reported map[string]float64
+	counts   map[string]map[string]counts
+}
+
 // districts returns the districts' figures and, for provinces and the
-// nation too, the reported figures by scope.
-func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]District, map[string]float64, error) {
+// nation too, the reported figures and field counts by scope.
+func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]District, scopes, error) {
+	var by scopes
 	figs, err := figures(ctx, db, f)
 	if err != nil {
-		return nil, nil, err
+		return nil, by, err
 	}
-	reported, err := reportedByScope(ctx, db, f)
-	if err != nil {
-		return nil, nil, err
+	if by.reported, err = reportedByScope(ctx, db, f); err != nil {
+		return nil, by, err
+	}
+	if by.counts, err = fieldCounts(ctx, db, f); err != nil {
+		return nil, by, err
 	}
 	rows, err := db.Query(ctx, `SELECT code, name, province_code FROM districts
 		WHERE ($1 = '' OR province_code = $1) AND ($2 = '' OR code = $2) ORDER BY code`, f.Province, only)
 	if err != nil {
-		return nil, nil, err
+		return nil, by, err
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (District, error) {
 		var d District
 		return d, row.Scan(&d.Code, &d.Name, &d.Province)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, by, err
 	}
 	for i := range list {
 		d := &list[i]
@@ -83,7 +97,8 @@ func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]
 			selected = byCrop[f.Crop]
 		}
 		d.m2.net, d.m2.gross = selected.netM2, selected.grossM2
-		d.Fields, d.firstParts = selected.fields, selected.firstParts
+		n := of(by.counts[d.Code], f.Crop)
+		d.Fields, d.MappedFeatures = n.fields, n.features
 		if f.Crop == "" || f.Crop == "poppy" {
 			d.m2.poppy = byCrop["poppy"].netM2
 		}
@@ -96,11 +111,11 @@ func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]
 			day := selected.last.Format(time.DateOnly)
 			d.LastClearedOn = &day
 		}
-		if r, ok := reported[d.Code]; ok {
+		if r, ok := by.reported[d.Code]; ok {
 			d.ReportedAcres = &r
 		}
 	}
-	return list, reported, nil
+	return list, by, nil
 }
 
 // Province is one province's figures: sums of its districts'.
@@ -112,7 +127,11 @@ type Province struct {
 	AcresPoppy    float64  `json:"acres_poppy"`
 	AcresCannabis float64  `json:"acres_cannabis"`
 	ReportedAcres *float64 `json:"reported_acres"`
-	Fields        int      `json:"fields"`
+	// Fields counts the fields with a part in the province, each once.
+	Fields int `json:"fields"`
+	// MappedFeatures counts the counted clearances with a part in the
+	// province, near-duplicates included.
+	MappedFeatures int `json:"mapped_features"`
 }
 
 // Summary is the national picture (SPEC §4 /api/v1/summary).
@@ -125,15 +144,19 @@ type Summary struct {
 	ByCrop         map[string]float64 `json:"by_crop"`
 	ByProvince     []Province         `json:"by_province"`
 	ReportedAcres  *float64           `json:"reported_acres"`
-	Fields         int                `json:"fields"` // a border-crossing field counts once
-	UpdatedAt      *time.Time         `json:"updated_at"`
+	// Fields counts the fields, each once: across borders and however many
+	// near-duplicates map it.
+	Fields int `json:"fields"`
+	// MappedFeatures counts the counted clearances, near-duplicates included.
+	MappedFeatures int        `json:"mapped_features"`
+	UpdatedAt      *time.Time `json:"updated_at"`
 }
 
 // GetSummary adds the districts up into provinces and the nation. The target
 // is the latest recorded national figure, or defaultTarget without one.
 func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget float64) (Summary, error) {
 	f.Province = ""
-	list, reported, err := districts(ctx, db, f, "")
+	list, by, err := districts(ctx, db, f, "")
 	if err != nil {
 		return Summary{}, err
 	}
@@ -148,13 +171,13 @@ func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget f
 	if err != nil {
 		return Summary{}, err
 	}
-	index := map[string]*Province{}
 	for i := range provinces {
 		p := &provinces[i]
-		index[p.Code] = p
-		if r, ok := reported[p.Code]; ok {
+		if r, ok := by.reported[p.Code]; ok {
 			p.ReportedAcres = &r
 		}
+		n := of(by.counts[p.Code], f.Crop)
+		p.Fields, p.MappedFeatures = n.fields, n.features
 	}
 	// Sums are of square metres; rounding comes last.
 	type sums struct{ net, gross, poppy, cannabis float64 }
@@ -173,8 +196,6 @@ func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget f
 			t.poppy += d.m2.poppy
 			t.cannabis += d.m2.cannabis
 		}
-		index[d.Province].Fields += d.Fields
-		s.Fields += d.firstParts
 	}
 	for i := range provinces {
 		if t := byProvince[provinces[i].Code]; t != nil {
@@ -187,7 +208,9 @@ func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget f
 	s.MappedAcres, s.GrossAcres = acres(nation.net), acres(nation.gross)
 	s.ByCrop = map[string]float64{"poppy": acres(nation.poppy), "cannabis": acres(nation.cannabis)}
 	s.MappedHectares = Round4(nation.net / hectareM2)
-	if r, ok := reported[National]; ok {
+	n := of(by.counts[National], f.Crop)
+	s.Fields, s.MappedFeatures = n.fields, n.features
+	if r, ok := by.reported[National]; ok {
 		s.ReportedAcres = &r
 	}
 	err = db.QueryRow(ctx, `SELECT coalesce((SELECT acres FROM reported_figures WHERE scope = $1

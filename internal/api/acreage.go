@@ -91,7 +91,7 @@ func (a *api) districts(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="districts.csv"`)
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"code", "name", "province", "acres", "gross_acres", "acres_poppy", "acres_cannabis", "reported_acres", "fields", "last_cleared_on"})
+	cw.Write([]string{"code", "name", "province", "acres", "gross_acres", "acres_poppy", "acres_cannabis", "reported_acres", "fields", "mapped_features", "last_cleared_on"})
 	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	for _, d := range list {
 		reported, last := "", ""
@@ -102,7 +102,7 @@ func (a *api) districts(w http.ResponseWriter, r *http.Request) {
 			last = *d.LastClearedOn
 		}
 		cw.Write([]string{d.Code, d.Name, d.Province, num(d.Acres), num(d.GrossAcres), num(d.AcresPoppy),
-			num(d.AcresCannabis), reported, strconv.Itoa(d.Fields), last})
+			num(d.AcresCannabis), reported, strconv.Itoa(d.Fields), strconv.Itoa(d.MappedFeatures), last})
 	}
 	cw.Flush()
 }

@@ -61,13 +61,13 @@ func TestFiguresOverHTTP(t *testing.T) {
 
 	r = s.do(t, "GET", "/api/v1/districts?format=csv&crop=poppy", analyst, "")
 	rows, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
-	if err != nil || r.status != 200 || len(rows) != 157 || strings.Join(rows[0], ",") != "code,name,province,acres,gross_acres,acres_poppy,acres_cannabis,reported_acres,fields,last_cleared_on" {
+	if err != nil || r.status != 200 || len(rows) != 157 || strings.Join(rows[0], ",") != "code,name,province,acres,gross_acres,acres_poppy,acres_cannabis,reported_acres,fields,mapped_features,last_cleared_on" {
 		t.Fatalf("csv: %v %d rows", err, len(rows))
 	}
 	found := false
 	for _, row := range rows {
 		if row[0] == "PK-KP-KHYBER" {
-			found = row[3] == fmt.Sprint(rc.Acres) && row[8] == "1" && row[9] == "2026-03-14" && row[7] == ""
+			found = row[3] == fmt.Sprint(rc.Acres) && row[8] == "1" && row[9] == "1" && row[10] == "2026-03-14" && row[7] == ""
 		}
 	}
 	if !found || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {

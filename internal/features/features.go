@@ -161,9 +161,9 @@ func districtFeature(d acreage.District, geom json.RawMessage) (json.RawMessage,
 // Dates returns the first and last day a counted field was cleared on;
 // nil when there are none.
 func Dates(ctx context.Context, db *pgxpool.Pool) (first, last *time.Time, err error) {
-	// acreage_daily holds a row per district, crop and day with fields in
-	// it: a few thousand rows against the clearances' million.
-	err = db.QueryRow(ctx, "SELECT min(day), max(day) FROM acreage_daily WHERE fields > 0").Scan(&first, &last)
+	// acreage_daily holds a row per district, crop and day with counted
+	// fields in it: a few thousand rows against the clearances' million.
+	err = db.QueryRow(ctx, "SELECT min(day), max(day) FROM acreage_daily").Scan(&first, &last)
 	return first, last, err
 }
 

@@ -173,7 +173,7 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 		// upload is stored; a failure here only leaves that to autovacuum.
 		// clearances is left to autovacuum: no figure reads it, and its
 		// geometry statistics took 70% of this statement's time.
-		s.DB.Exec(ctx, "ANALYZE clearance_parts, overlap_groups, group_steps, step_starts, acreage_daily, district_totals, point_cells")
+		s.DB.Exec(ctx, "ANALYZE clearance_parts, overlap_groups, group_steps, step_starts, acreage_daily, district_totals, field_days, field_totals, point_cells")
 	}
 	return result, nil
 }

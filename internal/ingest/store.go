@@ -26,16 +26,22 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, placed acre
 		return r, err
 	}
 	r.Features = int(tag.RowsAffected())
+	if err := acreage.LockUpload(ctx, tx, uploadID, placed); err != nil {
+		return r, err
+	}
 
 	// A near-duplicate overlaps an earlier clearance of the same crop by at
-	// least 90% of each one's area. Planar area in degrees serves for the
-	// ratio: within one field the scale is the same everywhere.
+	// least 90% of each one's area: one of another upload that was stored
+	// before this one looked (under LockUpload's locks, so of two uploads
+	// of the same field one sees the other's, whichever took its ids
+	// first), or one earlier in this upload. Planar area in degrees serves
+	// for the ratio: within one field the scale is the same everywhere.
 	rows, err := tx.Query(ctx, `
 		WITH dup AS (
 			SELECT c.id, c.feature_index, c.field_id, o.id AS of, o.upload_id AS of_upload, o.field_id AS of_field
 			FROM clearances c CROSS JOIN LATERAL (
 				SELECT o.id, o.upload_id, o.field_id FROM clearances o
-				WHERE o.geom && c.geom AND o.id < c.id AND o.crop = c.crop AND NOT o.retracted
+				WHERE o.geom && c.geom AND (o.upload_id <> c.upload_id OR o.id < c.id) AND o.crop = c.crop AND NOT o.retracted
 				  AND ST_Area(ST_Intersection(o.geom, c.geom)) >= $2 * greatest(ST_Area(o.geom), ST_Area(c.geom))
 				-- "+ 0" keeps the planner from walking the primary key in id
 				-- order (testing each row) instead of using the GIST index.

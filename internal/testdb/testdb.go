@@ -37,11 +37,17 @@ func AdminURL() string {
 // URL.
 func New(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, AdminURL())
+}
+
+// newDatabase is New on the server of adminURL.
+func newDatabase(t testing.TB, adminURL string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, AdminURL())
+	admin, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
-		t.Fatalf("testdb: connect to %s: %v (is PostgreSQL running? `make test` sets it up)", AdminURL(), err)
+		t.Fatalf("testdb: connect to %s: %v (is PostgreSQL running? `make test` sets it up)", adminURL, err)
 	}
 	defer admin.Close(ctx)
 
@@ -54,7 +60,7 @@ func New(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		admin, err := pgx.Connect(ctx, AdminURL())
+		admin, err := pgx.Connect(ctx, adminURL)
 		if err != nil {
 			t.Errorf("testdb: drop %s: %v", name, err)
 			return
@@ -65,7 +71,7 @@ func New(t testing.TB) string {
 		}
 	})
 
-	u, err := url.Parse(AdminURL())
+	u, err := url.Parse(adminURL)
 	if err != nil {
 		t.Fatalf("testdb: CLEARMAP_TEST_DATABASE_URL must be a postgres:// URL: %v", err)
 	}
@@ -77,7 +83,13 @@ func New(t testing.TB) string {
 // on it, closed when the test ends.
 func Migrated(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool := Open(t, New(t))
+	return migrated(t, AdminURL())
+}
+
+// migrated is Migrated on the server of adminURL.
+func migrated(t testing.TB, adminURL string) *pgxpool.Pool {
+	t.Helper()
+	pool := Open(t, newDatabase(t, adminURL))
 	m, err := store.NewMigrator(pool)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
@@ -139,7 +151,13 @@ func setReachable(t testing.TB, dbURL string, reachable bool) {
 // WithBoundaries is Migrated with the shipped district boundaries loaded.
 func WithBoundaries(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool := Migrated(t)
+	return withBoundaries(t, AdminURL())
+}
+
+// withBoundaries is WithBoundaries on the server of adminURL.
+func withBoundaries(t testing.TB, adminURL string) *pgxpool.Pool {
+	t.Helper()
+	pool := migrated(t, adminURL)
 	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
 		t.Fatalf("testdb: %v", err)
 	}

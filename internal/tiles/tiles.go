@@ -68,7 +68,8 @@ const tileSQL = `
 		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'all'), 0) / 4046.8564224)::numeric, 4)::float8,
 		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'poppy'), 0) / 4046.8564224)::numeric, 4)::float8,
 		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'cannabis'), 0) / 4046.8564224)::numeric, 4)::float8,
-		       coalesce(max(fields) FILTER (WHERE crop = 'all'), 0)
+		       -- Each field once, near-duplicates merged (internal/acreage).
+		       coalesce((SELECT sum(n.fields) FROM field_totals n WHERE n.scope = district_code), 0)::int
 		FROM district_totals WHERE $14 GROUP BY district_code),
 	district_shapes_in AS (
 		-- Up to zoom 11 the outlines simplified in advance; above it the
