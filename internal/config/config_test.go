@@ -11,17 +11,19 @@ import (
 
 func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 	env := map[string]string{
-		"DATABASE_URL":                "postgres://db.example/clearmap",
-		"CLEARMAP_ADDR":               "0.0.0.0:9000",
-		"CLEARMAP_LOG_FORMAT":         "json",
-		"CLEARMAP_LOG_LEVEL":          "debug",
-		"CLEARMAP_DB_MAX_CONNS":       "25",
-		"CLEARMAP_STATEMENT_TIMEOUT":  "5s",
-		"CLEARMAP_SHUTDOWN_TIMEOUT":   "1m",
-		"CLEARMAP_MAX_UPLOAD_BYTES":   "1000",
-		"CLEARMAP_TARGET_ACRES":       "33000",
-		"CLEARMAP_TILE_CACHE_MB":      "0",
-		"CLEARMAP_UPLOADS_PER_MINUTE": "5",
+		"DATABASE_URL":                    "postgres://db.example/clearmap",
+		"CLEARMAP_ADDR":                   "0.0.0.0:9000",
+		"CLEARMAP_LOG_FORMAT":             "json",
+		"CLEARMAP_LOG_LEVEL":              "debug",
+		"CLEARMAP_DB_MAX_CONNS":           "25",
+		"CLEARMAP_STATEMENT_TIMEOUT":      "5s",
+		"CLEARMAP_SHUTDOWN_TIMEOUT":       "1m",
+		"CLEARMAP_MAX_UPLOAD_BYTES":       "1000",
+		"CLEARMAP_TARGET_ACRES":           "33000",
+		"CLEARMAP_TILE_CACHE_MB":          "0",
+		"CLEARMAP_UPLOADS_PER_MINUTE":     "5",
+		"CLEARMAP_UPLOAD_CONCURRENCY":     "3",
+		"CLEARMAP_REJECTED_BYTES_PER_DAY": "2048",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -38,7 +40,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
-		UploadsPerMinute: 5,
+		UploadsPerMinute: 5, UploadConcurrency: 3, RejectedBytesPerDay: 2048,
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -76,5 +78,21 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), k+"=") {
 			t.Errorf("%s=%s: %v", k, v, err)
 		}
+	}
+}
+
+func TestUploadsLeaveConnectionsForReads(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	if err := c.Register(fs, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	c.DBMaxConns, c.UploadConcurrency = 4, 4
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "upload-concurrency must be at least 1 and below db-max-conns") {
+		t.Fatalf("4 uploads at once on 4 connections: %v", err)
+	}
+	c.UploadConcurrency = 3
+	if err := c.Check(); err != nil {
+		t.Fatalf("3 uploads at once on 4 connections: %v", err)
 	}
 }

@@ -28,27 +28,21 @@ func TestDecoderReadsEveryBodyShape(t *testing.T) {
 	feature := `{"type":"Feature","properties":{"crop":"poppy"},"geometry":` + poly + `}`
 	for _, c := range []struct {
 		name, body string
-		seq        bool
+		format     Format
 		want       string
 	}{
-		{"collection", `{"type":"FeatureCollection","features":[` + feature + `,` + feature + `]}`, false, "Feature@/features/0 Feature@/features/1"},
-		{"collection, type last, crs after features", `{"features":[` + feature + `],"crs":{"type":"name","properties":{"name":"EPSG:32642"}},"type":"FeatureCollection"}`, false, "Feature@/features/0"},
-		{"lone feature", feature, false, "Feature@"},
-		{"bare geometry", poly, false, "Polygon@"},
-		{"byte order mark", "\xef\xbb\xbf" + feature, false, "Feature@"},
-		{"newline-delimited", feature + "\n" + feature + "\n\n" + poly + "\n", false, "Feature@ Feature@ Polygon@"},
-		{"RFC 8142 sequence", "\x1e" + feature + "\n\x1e" + feature + "\n", true, "Feature@ Feature@"},
-		{"non-object in features", `{"type":"FeatureCollection","features":[1, "x", ` + feature + `]}`, false, "@/features/0 @/features/1 Feature@/features/2"},
-		{"empty collection", `{"type":"FeatureCollection","features":[]}`, false, ""},
+		{"collection", `{"type":"FeatureCollection","features":[` + feature + `,` + feature + `]}`, Document, "Feature@/features/0 Feature@/features/1"},
+		{"collection, type last, crs after features", `{"features":[` + feature + `],"crs":{"type":"name","properties":{"name":"EPSG:32642"}},"type":"FeatureCollection"}`, Document, "Feature@/features/0"},
+		{"lone feature", feature, Document, "Feature@"},
+		{"bare geometry", poly, Document, "Polygon@"},
+		{"byte order mark", "\xef\xbb\xbf" + feature, Document, "Feature@"},
+		{"newline-delimited", feature + "\n" + feature + "\n\n" + poly + "\n", Lines, "Feature@ Feature@ Polygon@"},
+		{"RFC 8142 sequence", "\x1e" + feature + "\n\x1e" + feature + "\n", Sequence, "Feature@ Feature@"},
+		{"non-object in features", `{"type":"FeatureCollection","features":[1, "x", ` + feature + `]}`, Document, "@/features/0 @/features/1 Feature@/features/2"},
+		{"empty collection", `{"type":"FeatureCollection","features":[]}`, Document, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var d *Decoder
-			if c.seq {
-				d = NewSequenceDecoder(strings.NewReader(c.body))
-			} else {
-				d = NewDecoder(strings.NewReader(c.body))
-			}
-			got, err := decodeAll(d)
+			got, err := decodeAll(NewDecoder(strings.NewReader(c.body), c.format))
 			if err != nil || strings.Join(got, " ") != c.want {
 				t.Fatalf("got %q, %v; want %q", strings.Join(got, " "), err, c.want)
 			}
@@ -57,7 +51,7 @@ func TestDecoderReadsEveryBodyShape(t *testing.T) {
 }
 
 func TestDecoderCapturesCRS(t *testing.T) {
-	d := NewDecoder(strings.NewReader(`{"type":"FeatureCollection","features":[],"crs":{"type":"name","properties":{"name":"EPSG:32642"}}}`))
+	d := NewDecoder(strings.NewReader(`{"type":"FeatureCollection","features":[],"crs":{"type":"name","properties":{"name":"EPSG:32642"}}}`), Document)
 	decodeAll(d)
 	if !strings.Contains(string(d.CRS()), "EPSG:32642") {
 		t.Fatalf("crs = %s", d.CRS())
@@ -80,7 +74,7 @@ func TestDecoderSyntaxErrors(t *testing.T) {
 		{"deep in a feature", `{"type":"FeatureCollection","features":[` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `]}`, "exceeded max depth"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := decodeAll(NewDecoder(strings.NewReader(c.body)))
+			_, err := decodeAll(NewDecoder(strings.NewReader(c.body), Document))
 			var se *SyntaxError
 			if !errors.As(err, &se) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v; want a SyntaxError containing %q", err, c.want)
