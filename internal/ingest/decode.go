@@ -138,7 +138,7 @@ func NewDecoder(r io.Reader, format Format) *Decoder {
 		d.skipped = 3
 	}
 	d.dec = json.NewDecoder(d.capped)
-	d.dec.UseNumber() // a skipped number is kept as written, never parsed
+	d.dec.UseNumber() // a skipped number is never parsed: 1e400 fits no float64
 	return d
 }
 
@@ -162,7 +162,7 @@ func (s *recordsAsLines) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// cappedReader gives the JSON decoder bytes only up to max, so a value
+// cappedReader gives the JSON decoder bytes only up to maxBytes, so a value
 // larger than maxValueBytes fails with errValueTooLarge instead of being
 // buffered whole.
 type cappedReader struct {
@@ -193,7 +193,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s is larger than %d MiB (at byte %d): a cleared field's outline needs far less; nothing was stored",
+	return fmt.Sprintf("%s is larger than %d MiB (at byte %d): no feature of a cleared field needs that much; nothing was stored",
 		e.What, maxValueBytes>>20, e.Offset)
 }
 
