@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/api"
 	"clearmap/internal/auth"
@@ -295,19 +296,8 @@ func TestUploadsCannotStarveReads(t *testing.T) {
 		t.Fatal(r.body)
 	}
 
-	holder, err := pgx.Connect(ctx, pool.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('clearmap.acreage:PK-KP-KHYBER'))"); err != nil {
-		t.Fatal(err)
-	}
+	release := holdAcreageLock(t, pool, "PK-KP-KHYBER")
+	defer release()
 
 	uploads := int(pool.Config().MaxConns) + 2
 	statuses := make([]int, uploads)
@@ -328,19 +318,7 @@ func TestUploadsCannotStarveReads(t *testing.T) {
 			statuses[i] = resp.StatusCode
 		})
 	}
-	// Wait until uploads hold connections and wait on the lock (watched
-	// from a connection of its own, as the pool's may all be taken).
-	watcher, err := pgx.Connect(ctx, pool.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer watcher.Close(ctx)
-	testdb.Eventually(t, "uploads to wait on the acreage lock", func() bool {
-		var n int
-		err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&n)
-		return err == nil && n >= 2
-	})
+	waitForLockWaiters(t, pool, 2)
 	time.Sleep(100 * time.Millisecond) // let any further upload take a connection too
 
 	get := func(path, token string) int {
@@ -364,9 +342,7 @@ func TestUploadsCannotStarveReads(t *testing.T) {
 		}
 	}
 
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	wg.Wait()
 	for i, status := range statuses {
 		if status != 201 {
@@ -379,5 +355,83 @@ func TestUploadsCannotStarveReads(t *testing.T) {
 	}
 	if n != uploads {
 		t.Fatalf("%d clearances stored, want %d", n, uploads)
+	}
+}
+
+// holdAcreageLock takes a district's acreage maintenance lock, as an upload
+// into it would, on a connection of its own; release lets it go (again is
+// harmless).
+func holdAcreageLock(t *testing.T, pool *pgxpool.Pool, district string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	holder, err := pgx.Connect(ctx, pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('clearmap.acreage:' || $1))", district); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if err := tx.Commit(ctx); err != nil {
+				t.Error(err)
+			}
+			holder.Close(ctx)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// waitForLockWaiters waits until n sessions wait on an advisory lock,
+// watched from a connection of its own, as the pool's may all be taken.
+func waitForLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	ctx := context.Background()
+	watcher, err := pgx.Connect(ctx, pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close(ctx)
+	testdb.Eventually(t, fmt.Sprintf("%d uploads to wait on the acreage lock", n), func() bool {
+		var waiting int
+		err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&waiting)
+		return err == nil && waiting >= n
+	})
+}
+
+// TestBusyUploadsAre503: an upload that finds every place taken for as long
+// as it may wait is a 503 with Retry-After, and nothing of it is stored.
+func TestBusyUploadsAre503(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	s := startWith(t, pool, func(d *api.Deps) { d.Ingest.Concurrent, d.Ingest.QueueWait = 1, 100*time.Millisecond })
+	uploader, err := auth.Create(ctx, s.pool, "team", auth.Uploader, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdAcreageLock(t, pool, "PK-KP-KHYBER")
+	first := make(chan response, 1)
+	go func() {
+		first <- s.post(t, "/api/v1/uploads", uploader, "application/geo+json", []byte(fieldAt("B-1", 71.10, 34.05)))
+	}()
+	waitForLockWaiters(t, pool, 1)
+	r := s.post(t, "/api/v1/uploads", uploader, "application/geo+json", []byte(fieldAt("B-2", 71.11, 34.05)))
+	wantError(t, r, 503, "the server is busy storing other uploads; retry shortly")
+	if r.header.Get("Retry-After") != "10" {
+		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	release()
+	if r := <-first; r.status != 201 {
+		t.Fatalf("the upload that had its turn: %d %s", r.status, r.body)
+	}
+	if n := countUploads(t, s); n != 1 {
+		t.Fatalf("%d uploads stored, want the one that had its turn", n)
 	}
 }

@@ -68,6 +68,7 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, badGzip.Error())
 		return
 	case errors.Is(err, ingest.ErrBusy):
+		a.Metrics.Upload("busy", 0)
 		w.Header().Set("Retry-After", "10")
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
