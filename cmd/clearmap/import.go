@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -82,14 +81,12 @@ func importFile(ctx context.Context, e env, svc *ingest.Service, name string, u 
 	br := bufio.NewReader(r)
 	first, _ := br.Peek(1)
 	u.Body = br
-	u.Sequence = len(first) == 1 && first[0] == 0x1e
-	u.ContentType = "application/geo+json"
-	switch ext := strings.ToLower(filepath.Ext(name)); {
-	case u.Sequence:
-		u.ContentType = "application/geo+json-seq"
-	case ext == ".geojsonl" || ext == ".geojsons" || ext == ".ndjson" || ext == ".jsonl":
-		u.ContentType = "application/x-ndjson"
-	}
+	u.Format = ingest.FileFormat(name, first)
+	u.ContentType = map[ingest.Format]string{
+		ingest.Document: "application/geo+json",
+		ingest.Lines:    "application/x-ndjson",
+		ingest.Sequence: "application/geo+json-seq",
+	}[u.Format]
 	if isTerminal(e.stderr) {
 		u.Progress = progressBar(e.stderr, name, size)
 	}

@@ -69,7 +69,8 @@ func serve(ctx context.Context, e env, args []string) error {
 	m := metrics.New(pool, tileCache)
 	srv := api.NewHTTPServer(api.New(api.Deps{
 		DB: pool, Migrator: migrator, Logger: logger,
-		Ingest:           &ingest.Service{DB: pool},
+		Ingest: &ingest.Service{DB: pool, Concurrent: cfg.UploadConcurrency,
+			RejectedBytesPerDay: cfg.RejectedBytesPerDay},
 		MaxUploadBytes:   cfg.MaxUploadBytes,
 		TargetAcres:      cfg.TargetAcres,
 		Tiles:            tileCache,

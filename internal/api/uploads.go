@@ -19,7 +19,9 @@ import (
 
 // postUpload stores an upload (SPEC §4): 201 with a receipt, 200 with the
 // first receipt for a repeat, 422 listing every problem, 400 for a body that
-// is not GeoJSON, 413 over the size limit, 415 for other content types.
+// is not GeoJSON, 413 over the size limit (of the decompressed bytes, for a
+// gzip body), 415 for other content types and encodings, 503 when as many
+// uploads as the server takes at once kept it busy too long.
 func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	defaults, err := ingest.ParseDefaults(q.Get("crop"), q.Get("cleared_on"), q.Get("team"), ingest.Today(time.Now()))
@@ -43,7 +45,7 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	tok := tokenFrom(r.Context())
 	u := ingest.Upload{Defaults: defaults, Partial: partial, IdempotencyKey: key, TokenID: &tok.ID, Uploader: tok.Name}
 	body := http.MaxBytesReader(w, r.Body, a.MaxUploadBytes)
-	if status, msg := uploadBody(r, body, &u); status != 0 {
+	if status, msg := uploadBody(r, body, a.MaxUploadBytes, &u); status != 0 {
 		writeError(w, status, msg)
 		return
 	}
@@ -52,10 +54,23 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	a.Tiles.Changed() // before answering, so the uploader's next tile shows it
 	var tooLarge *http.MaxBytesError
 	var readErr *ingest.ReadError
+	var badGzip *gzipError
 	switch {
 	case errors.As(err, &tooLarge):
 		a.Metrics.Upload("too_large", 0)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than %d bytes; split the file, or send it as newline-delimited GeoJSON in parts", a.MaxUploadBytes))
+		return
+	case errors.Is(err, errExpands):
+		a.Metrics.Upload("too_large", 0)
+		writeError(w, http.StatusRequestEntityTooLarge, errExpands.Error())
+		return
+	case errors.As(err, &badGzip):
+		writeError(w, http.StatusBadRequest, badGzip.Error())
+		return
+	case errors.Is(err, ingest.ErrBusy):
+		a.Metrics.Upload("busy", 0)
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case errors.As(err, &readErr):
 		writeError(w, http.StatusBadRequest, "the upload was cut off before its end: "+readErr.Err.Error())
@@ -87,9 +102,17 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// uploadBody sets u's body and format from the request's content type. It
-// returns a status and message when the request cannot be an upload.
-func uploadBody(r *http.Request, body io.Reader, u *ingest.Upload) (int, string) {
+// uploadBody sets u's body and format from the request's content type and
+// encoding. It returns a status and message when the request cannot be an
+// upload.
+func uploadBody(r *http.Request, body io.Reader, limit int64, u *ingest.Upload) (int, string) {
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		body = newGunzip(body, limit)
+	default:
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not accepted: send the body as it is, or gzip-compressed", enc)
+	}
 	ct := r.Header.Get("Content-Type")
 	mediaType, params, err := mime.ParseMediaType(ct)
 	if ct == "" {
@@ -101,9 +124,11 @@ func uploadBody(r *http.Request, body io.Reader, u *ingest.Upload) (int, string)
 	u.ContentType, u.Body = mediaType, body
 	switch mediaType {
 	case "application/geo+json", "application/json":
+		u.Format = ingest.Document
 	case "application/geo+json-seq", "application/json-seq":
-		u.Sequence = true
+		u.Format = ingest.Sequence
 	case "application/x-ndjson", "application/ndjson", "application/jsonl":
+		u.Format = ingest.Lines
 	case "multipart/form-data":
 		return multipartFile(multipart.NewReader(body, params["boundary"]), u)
 	default:
@@ -113,8 +138,8 @@ func uploadBody(r *http.Request, body io.Reader, u *ingest.Upload) (int, string)
 }
 
 // multipartFile finds the form's file field, as a browser sends it, and reads
-// the upload from it; the format is told by its first byte (an RFC 8142
-// record separator, or JSON).
+// the upload from it; the format is told by the file's name and first byte
+// (ingest.FileFormat).
 func multipartFile(mr *multipart.Reader, u *ingest.Upload) (int, string) {
 	for {
 		part, err := mr.NextPart()
@@ -129,7 +154,7 @@ func multipartFile(mr *multipart.Reader, u *ingest.Upload) (int, string) {
 		}
 		br := bufio.NewReader(part)
 		first, _ := br.Peek(1)
-		u.Sequence = len(first) == 1 && first[0] == 0x1e
+		u.Format = ingest.FileFormat(part.FileName(), first)
 		u.Body = br
 		if ct := part.Header.Get("Content-Type"); ct != "" {
 			u.ContentType = ct
@@ -210,16 +235,35 @@ func (a *api) getUpload(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// getUploadRaw returns the exact bytes received.
+// rawTypes are the media type and file name extension /raw serves a
+// checked upload as, by its format.
+var rawTypes = map[string][2]string{
+	"document": {"application/geo+json", "geojson"},
+	"lines":    {"application/x-ndjson", "geojsonl"},
+	"sequence": {"application/geo+json-seq", "geojsons"},
+}
+
+// getUploadRaw returns the bytes kept of an upload: all that was received,
+// or, of a rejected upload, its first MiB, and then Upload-Truncated says
+// how much was kept of how much. An upload that was accepted is served as
+// the GeoJSON it was read as, a rejected one as bytes, never as the type
+// its sender claimed (text/html would be a stored script).
 func (a *api) getUploadRaw(w http.ResponseWriter, r *http.Request) {
 	info, ok := a.upload(w, r)
 	if !ok {
 		return
 	}
+	contentType, ext := "application/octet-stream", "bin"
+	if info.Status != "rejected" {
+		contentType, ext = rawTypes[info.Format][0], rawTypes[info.Format][1]
+	}
 	h := w.Header()
-	h.Set("Content-Type", info.ContentType)
-	h.Set("Content-Length", strconv.FormatInt(info.SizeBytes, 10))
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="upload-%d.geojson"`, info.ID))
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.FormatInt(info.KeptBytes, 10))
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="upload-%d.%s"`, info.ID, ext))
+	if info.KeptBytes < info.SizeBytes {
+		h.Set("Upload-Truncated", fmt.Sprintf("%d of %d bytes kept", info.KeptBytes, info.SizeBytes))
+	}
 	if err := ingest.WriteRaw(r.Context(), a.DB, info.ID, w); err != nil {
 		// Headers are gone; all that is left is to cut the response short.
 		a.Logger.WarnContext(r.Context(), "raw upload cut short", "upload", info.ID, "err", err)

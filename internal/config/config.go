@@ -34,6 +34,12 @@ type Config struct {
 	MetricsAddr string
 	// TrustedProxies are the peers whose X-Forwarded-* headers are believed.
 	TrustedProxies Prefixes
+	// UploadConcurrency bounds the uploads checked and stored at once; it
+	// is below DBMaxConns, so uploads never take every connection.
+	UploadConcurrency int
+	// RejectedBytesPerDay bounds what one token's rejected uploads of the
+	// last 24 hours keep (0: no bound beyond the first MiB of each).
+	RejectedBytesPerDay int64
 }
 
 // Prefixes is a list of IP networks, set from comma-separated addresses
@@ -91,6 +97,8 @@ var settings = []setting{
 	{"uploads-per-minute", "CLEARMAP_UPLOADS_PER_MINUTE"},
 	{"metrics-addr", "CLEARMAP_METRICS_ADDR"},
 	{"trusted-proxies", "CLEARMAP_TRUSTED_PROXIES"},
+	{"upload-concurrency", "CLEARMAP_UPLOAD_CONCURRENCY"},
+	{"rejected-bytes-per-day", "CLEARMAP_REJECTED_BYTES_PER_DAY"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -116,6 +124,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.IntVar(&c.UploadsPerMinute, "uploads-per-minute", 60, "uploads one token may make per minute, in bursts of up to 10; 0 lifts the bound (env CLEARMAP_UPLOADS_PER_MINUTE)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address to serve /metrics on without a token, for scrapers; empty: none (env CLEARMAP_METRICS_ADDR)")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated IP addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (env CLEARMAP_TRUSTED_PROXIES)")
+	fs.IntVar(&c.UploadConcurrency, "upload-concurrency", 4, "uploads checked and stored at once, below db-max-conns; others wait up to 30 s, then 503 (env CLEARMAP_UPLOAD_CONCURRENCY)")
+	fs.Int64Var(&c.RejectedBytesPerDay, "rejected-bytes-per-day", 64<<20, "bytes one token's rejected uploads of the last 24 hours may keep; 0 lifts the bound (env CLEARMAP_REJECTED_BYTES_PER_DAY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {
@@ -147,6 +157,12 @@ func (c *Config) Check() error {
 	}
 	if c.UploadsPerMinute < 0 {
 		problems = append(problems, "uploads-per-minute cannot be negative")
+	}
+	if c.UploadConcurrency < 1 || c.UploadConcurrency >= c.DBMaxConns {
+		problems = append(problems, "upload-concurrency must be at least 1 and below db-max-conns, so uploads leave connections for reads")
+	}
+	if c.RejectedBytesPerDay < 0 {
+		problems = append(problems, "rejected-bytes-per-day cannot be negative")
 	}
 	if c.MaxUploadBytes < 1 {
 		problems = append(problems, "max-upload-bytes must be at least 1")

@@ -13,19 +13,21 @@ import (
 
 func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 	env := map[string]string{
-		"DATABASE_URL":                "postgres://db.example/clearmap",
-		"CLEARMAP_ADDR":               "0.0.0.0:9000",
-		"CLEARMAP_LOG_FORMAT":         "json",
-		"CLEARMAP_LOG_LEVEL":          "debug",
-		"CLEARMAP_DB_MAX_CONNS":       "25",
-		"CLEARMAP_STATEMENT_TIMEOUT":  "5s",
-		"CLEARMAP_SHUTDOWN_TIMEOUT":   "1m",
-		"CLEARMAP_MAX_UPLOAD_BYTES":   "1000",
-		"CLEARMAP_TARGET_ACRES":       "33000",
-		"CLEARMAP_TILE_CACHE_MB":      "0",
-		"CLEARMAP_UPLOADS_PER_MINUTE": "5",
-		"CLEARMAP_METRICS_ADDR":       "127.0.0.1:9464",
-		"CLEARMAP_TRUSTED_PROXIES":    "10.0.0.0/8, 127.0.0.1,::1, 192.168.1.7/24",
+		"DATABASE_URL":                    "postgres://db.example/clearmap",
+		"CLEARMAP_ADDR":                   "0.0.0.0:9000",
+		"CLEARMAP_LOG_FORMAT":             "json",
+		"CLEARMAP_LOG_LEVEL":              "debug",
+		"CLEARMAP_DB_MAX_CONNS":           "25",
+		"CLEARMAP_STATEMENT_TIMEOUT":      "5s",
+		"CLEARMAP_SHUTDOWN_TIMEOUT":       "1m",
+		"CLEARMAP_MAX_UPLOAD_BYTES":       "1000",
+		"CLEARMAP_TARGET_ACRES":           "33000",
+		"CLEARMAP_TILE_CACHE_MB":          "0",
+		"CLEARMAP_UPLOADS_PER_MINUTE":     "5",
+		"CLEARMAP_METRICS_ADDR":           "127.0.0.1:9464",
+		"CLEARMAP_TRUSTED_PROXIES":        "10.0.0.0/8, 127.0.0.1,::1, 192.168.1.7/24",
+		"CLEARMAP_UPLOAD_CONCURRENCY":     "3",
+		"CLEARMAP_REJECTED_BYTES_PER_DAY": "2048",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -42,7 +44,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
-		UploadsPerMinute: 5, MetricsAddr: "127.0.0.1:9464",
+		UploadsPerMinute: 5, UploadConcurrency: 3, RejectedBytesPerDay: 2048, MetricsAddr: "127.0.0.1:9464",
 		TrustedProxies: Prefixes{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
 			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("192.168.1.0/24"),
@@ -61,7 +63,7 @@ func TestDefaults(t *testing.T) {
 	}
 	fs.Parse(nil)
 	if c.DatabaseURL != DefaultDatabaseURL || c.Addr != "127.0.0.1:8080" || c.LogFormat != "text" || c.Check() != nil ||
-		c.MetricsAddr != "" || len(c.TrustedProxies) != 0 {
+		c.MetricsAddr != "" || len(c.TrustedProxies) != 0 || c.UploadConcurrency != 4 || c.RejectedBytesPerDay != 64<<20 {
 		t.Fatalf("defaults %+v", c)
 	}
 }
@@ -110,5 +112,21 @@ func TestTrustedProxiesNameTheBadEntry(t *testing.T) {
 	}
 	if err := p.Set(""); err != nil || p != nil {
 		t.Fatalf("an empty value must trust no one: %v %v", p, err)
+	}
+}
+
+func TestUploadsLeaveConnectionsForReads(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	if err := c.Register(fs, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	c.DBMaxConns, c.UploadConcurrency = 4, 4
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "upload-concurrency must be at least 1 and below db-max-conns") {
+		t.Fatalf("4 uploads at once on 4 connections: %v", err)
+	}
+	c.UploadConcurrency = 3
+	if err := c.Check(); err != nil {
+		t.Fatalf("3 uploads at once on 4 connections: %v", err)
 	}
 }

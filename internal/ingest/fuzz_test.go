@@ -25,38 +25,44 @@ func FuzzDecodeAndCheck(f *testing.F) {
 	f.Add([]byte("\x1e{\"type\":\"Feature\"}\n\x1e[1,2]\n"), true)
 	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"cleared_on":1e400}}]}`), false)
 	f.Fuzz(func(t *testing.T, body []byte, sequence bool) {
-		var d *Decoder
+		formats := []Format{Document, Lines}
 		if sequence {
-			d = NewSequenceDecoder(strings.NewReader(string(body)))
-		} else {
-			d = NewDecoder(strings.NewReader(string(body)))
+			formats = []Format{Sequence}
 		}
-		seen := map[string]int{}
-		for n := 0; ; n++ {
-			raw, err := d.Next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			var se *SyntaxError
-			if err != nil {
-				if !errors.As(err, &se) {
-					t.Fatalf("decoder error of type %T: %v", err, err)
-				}
-				return
-			}
-			if raw.Index != n {
-				t.Fatalf("feature %d has index %d", n, raw.Index)
-			}
-			c, problems, _ := checkFeature(raw, Defaults{}, testToday, seen)
-			if c == nil {
-				if len(problems) == 0 {
-					t.Fatal("rejected without a problem")
-				}
-				continue
-			}
-			checkClearance(t, c)
+		for _, format := range formats {
+			decodeAndCheck(t, NewDecoder(strings.NewReader(string(body)), format))
 		}
 	})
+}
+
+// decodeAndCheck reads every feature d gives and applies the rules to it.
+func decodeAndCheck(t *testing.T, d *Decoder) {
+	seen := map[string]int{}
+	for n := 0; ; n++ {
+		raw, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		var se *SyntaxError
+		var tl *TooLargeError
+		if err != nil {
+			if !errors.As(err, &se) && !errors.As(err, &tl) {
+				t.Fatalf("decoder error of type %T: %v", err, err)
+			}
+			return
+		}
+		if raw.Index != n {
+			t.Fatalf("feature %d has index %d", n, raw.Index)
+		}
+		c, problems, _ := checkFeature(raw, Defaults{}, testToday, seen)
+		if c == nil {
+			if len(problems) == 0 {
+				t.Fatal("rejected without a problem")
+			}
+			continue
+		}
+		checkClearance(t, c)
+	}
 }
 
 func checkClearance(t *testing.T, c *clearance) {

@@ -8,6 +8,15 @@ import (
 	"github.com/paulmach/orb"
 )
 
+// Limits on a field's outline. A cleared field never needs more (a GPS
+// walk round the largest plausible field, 2,500 acres, at a position a
+// metre, is some 13,000 positions), and they bound the memory one feature
+// takes: positions are counted before any is decoded.
+const (
+	maxPositions     = 100_000
+	maxRingPositions = 50_000
+)
+
 // parseGeometry reads a Polygon or MultiPolygon as field tools export them
 // and returns it as a MultiPolygon, with warnings for what it repaired:
 //   - a 3rd and 4th number in a position (altitude, accuracy) are dropped;
@@ -28,6 +37,11 @@ func parseGeometry(raw json.RawMessage) (orb.MultiPolygon, []string, string) {
 	}
 	if err := json.Unmarshal(raw, &g); err != nil {
 		return nil, nil, "geometry must be a GeoJSON object"
+	}
+	if g.Type == "Polygon" || g.Type == "MultiPolygon" {
+		if msg := checkPositions(g.Coordinates); msg != "" {
+			return nil, nil, msg
+		}
 	}
 	var warnings []string
 	var polygons [][][][]float64
@@ -82,6 +96,63 @@ func parseGeometry(raw json.RawMessage) (orb.MultiPolygon, []string, string) {
 		}
 	}
 	return mp, warnings, ""
+}
+
+// checkPositions counts the positions of a coordinates array without
+// decoding it, and says what is wrong if there are more than a field needs.
+func checkPositions(coords json.RawMessage) string {
+	const advice = "a field's outline needs far fewer (at most %d a ring, %d a field): simplify it"
+	total, ring, inRing := countPositions(coords)
+	switch {
+	case inRing > maxRingPositions:
+		return fmt.Sprintf("ring %d has %d positions; "+advice, ring, inRing, maxRingPositions, maxPositions)
+	case total > maxPositions:
+		return fmt.Sprintf("the geometry has %d positions; "+advice, total, maxRingPositions, maxPositions)
+	}
+	return ""
+}
+
+// countPositions counts the positions in a JSON coordinates array (a
+// position being an array whose first element is a number), and finds the
+// ring (an array of positions) with the most: its number among the rings,
+// and its count.
+func countPositions(coords []byte) (total, biggest, most int) {
+	var open []int // positions in each array open, innermost last
+	rings := 0
+	for i := 0; i < len(coords); i++ {
+		switch coords[i] {
+		case '"': // no string belongs in coordinates, but skip any
+			for i++; i < len(coords) && coords[i] != '"'; i++ {
+				if coords[i] == '\\' {
+					i++
+				}
+			}
+		case '[':
+			j := i + 1
+			for j < len(coords) && isBlank(coords[j]) {
+				j++
+			}
+			if j < len(coords) && (coords[j] == '-' || coords[j] >= '0' && coords[j] <= '9') {
+				total++
+				if len(open) > 0 {
+					open[len(open)-1]++
+				}
+			}
+			open = append(open, 0)
+		case ']':
+			if len(open) == 0 {
+				return total, biggest, most
+			}
+			if n := open[len(open)-1]; n > 0 {
+				if n > most {
+					biggest, most = rings, n
+				}
+				rings++
+			}
+			open = open[:len(open)-1]
+		}
+	}
+	return total, biggest, most
 }
 
 func polygonName(n, i int) string {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,7 @@ import (
 type Upload struct {
 	Body           io.Reader
 	ContentType    string // as received, stored with the bytes
-	Sequence       bool   // the body is an RFC 8142 text sequence
+	Format         Format // how the body holds its GeoJSON
 	Defaults       Defaults
 	Partial        bool   // store the valid features even if some are not
 	IdempotencyKey string // the client's key for this upload, if any
@@ -110,12 +111,35 @@ type Service struct {
 	DB *pgxpool.Pool
 	// Now is the clock for "not in the future"; time.Now if nil.
 	Now func() time.Time
+	// Concurrent, if above 0, bounds how many uploads are checked and
+	// stored at once. Each holds a database connection and up to some
+	// 60 MB of memory while it is; one waits for its turn (holding only
+	// its spooled body) for up to QueueWait, then fails with ErrBusy.
+	Concurrent int
+	// QueueWait is how long an upload waits for its turn; 30 s if 0.
+	QueueWait time.Duration
+	// RejectedBytesPerDay, if above 0, bounds what one token's rejected
+	// uploads keep: once those of the last 24 hours hold this many bytes
+	// (kept body and receipt), the next keep neither bytes nor the lists of
+	// their receipts.
+	RejectedBytesPerDay int64
 
-	pieces boundaries.PieceCache
+	slotsOnce sync.Once
+	slots     chan struct{}
+	pieces    boundaries.PieceCache
 }
 
+// ErrBusy means the service was checking and storing as many uploads as it
+// takes at once for as long as an upload waits its turn.
+var ErrBusy = errors.New("the server is busy storing other uploads; retry shortly")
+
+// keepRejected is how much of a rejected upload's body is kept: enough to
+// see what was sent, and so little that rejections cannot fill the disk.
+const keepRejected = 1 << 20
+
 // Store reads, checks and stores an upload. Errors are a *ReadError (the
-// body could not be read: nothing stored), ErrKeyReused, or a database error.
+// body could not be read: nothing stored), ErrKeyReused, ErrBusy, or a
+// database error.
 func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 	body, err := spool(u.Body)
 	var syntax *SyntaxError
@@ -123,6 +147,11 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 		return Result{}, err
 	}
 	defer body.close()
+	release, err := s.turn(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 
 	now := time.Now
 	if s.Now != nil {
@@ -155,12 +184,16 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 			return err
 		}
 		result.Receipt.ID = id
+		kept, receipt, err := s.keep(ctx, tx, id, u, body, result)
+		if err != nil {
+			return err
+		}
 		var key *string
 		if result.Outcome == Created && u.IdempotencyKey != "" {
 			key = &u.IdempotencyKey
 		}
-		_, err = tx.Exec(ctx, `UPDATE uploads SET status = $2, features = $3, receipt = $4, idempotency_key = $5 WHERE id = $1`,
-			id, result.Receipt.Status, result.Receipt.Features, result.Receipt, key)
+		_, err = tx.Exec(ctx, `UPDATE uploads SET status = $2, features = $3, receipt = $4, idempotency_key = $5, kept_bytes = $6 WHERE id = $1`,
+			id, result.Receipt.Status, result.Receipt.Features, receipt, key, kept)
 		return err
 	})
 	if err != nil {
@@ -176,6 +209,66 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 		s.DB.Exec(ctx, "ANALYZE clearance_parts, overlap_groups, group_steps, step_starts, acreage_daily, district_totals, field_days, field_totals, point_cells")
 	}
 	return result, nil
+}
+
+// turn waits for one of the Concurrent places, before the upload takes a
+// database connection, so uploads never take every connection the reads
+// need; release gives it back.
+func (s *Service) turn(ctx context.Context) (release func(), err error) {
+	if s.Concurrent <= 0 {
+		return func() {}, nil
+	}
+	s.slotsOnce.Do(func() { s.slots = make(chan struct{}, s.Concurrent) })
+	wait := s.QueueWait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-timer.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// keep stores what is kept of the body, and returns how many bytes that is
+// and the receipt to keep. An accepted upload keeps every byte. A rejected
+// one keeps its first keepRejected bytes and its receipt, unless its
+// token's rejected uploads of the last day already hold RejectedBytesPerDay:
+// then it keeps no bytes, and its receipt only counts its problems and
+// warnings (the sender was told them all).
+func (s *Service) keep(ctx context.Context, tx pgx.Tx, id int64, u Upload, body *spooled, result Result) (int64, Receipt, error) {
+	n, receipt := body.size, result.Receipt
+	if result.Outcome == Rejected {
+		n = min(n, keepRejected)
+		if s.RejectedBytesPerDay > 0 {
+			var used int64
+			err := tx.QueryRow(ctx, `
+				SELECT coalesce(sum(kept_bytes + coalesce(pg_column_size(receipt), 0)), 0) FROM uploads
+				WHERE token_id IS NOT DISTINCT FROM $1 AND status = 'rejected' AND received_at > now() - interval '1 day'`,
+				u.TokenID).Scan(&used)
+			if err != nil {
+				return 0, receipt, err
+			}
+			if used >= s.RejectedBytesPerDay {
+				n = 0
+				receipt.MoreProblems += len(receipt.Problems)
+				receipt.MoreWarnings += len(receipt.Warnings)
+				receipt.Problems, receipt.Warnings = nil, []Problem{}
+			}
+		}
+	}
+	r, err := body.reader()
+	if err != nil {
+		return 0, receipt, err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"upload_chunks"}, []string{"upload_id", "seq", "data"},
+		&chunkSource{id: id, r: io.LimitReader(r, n)})
+	return n, receipt, err
 }
 
 // analyzeAfter is the size of upload after which the tables are analyzed.
@@ -216,20 +309,14 @@ func lockAndFindReplay(ctx context.Context, tx pgx.Tx, u Upload, sum []byte, par
 	return &receipt, nil
 }
 
+// insertUpload records the upload; its bytes are stored once its outcome
+// says how many are kept.
 func insertUpload(ctx context.Context, tx pgx.Tx, u Upload, body *spooled, params map[string]any) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `
-		INSERT INTO uploads (token_id, uploader, content_type, size_bytes, sha256, partial, params, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'rejected') RETURNING id`,
-		u.TokenID, u.Uploader, u.ContentType, body.size, body.sha256[:], u.Partial, params).Scan(&id)
-	if err != nil {
-		return 0, err
-	}
-	r, err := body.reader()
-	if err != nil {
-		return 0, err
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"upload_chunks"}, []string{"upload_id", "seq", "data"}, &chunkSource{id: id, r: r})
+		INSERT INTO uploads (token_id, uploader, content_type, format, size_bytes, kept_bytes, sha256, partial, params, status)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, 'rejected') RETURNING id`,
+		u.TokenID, u.Uploader, u.ContentType, u.Format.String(), body.size, body.sha256[:], u.Partial, params).Scan(&id)
 	return id, err
 }
 
@@ -289,12 +376,7 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 	if u.Progress != nil {
 		r = &progressReader{r: r, report: u.Progress}
 	}
-	var dec *Decoder
-	if u.Sequence {
-		dec = NewSequenceDecoder(r)
-	} else {
-		dec = NewDecoder(r)
-	}
+	dec := NewDecoder(r, u.Format)
 	pieces, err := s.pieces.Get(ctx, sp)
 	if err != nil {
 		return Result{}, err
@@ -308,8 +390,12 @@ func (s *Service) process(ctx context.Context, tx pgx.Tx, id int64, u Upload, bo
 	if _, err := sp.CopyFrom(ctx, pgx.Identifier{"stage"}, stageColumns, st); err != nil {
 		// pgx reports a failing source as the server's "COPY failed"; the
 		// source still holds the reason.
-		if errors.As(st.err, &syntax) {
+		var tooLarge *TooLargeError
+		switch {
+		case errors.As(st.err, &syntax):
 			return rejected(syntax.Error(), nil, true), nil
+		case errors.As(st.err, &tooLarge):
+			return rejected(tooLarge.Error(), st, false), nil
 		}
 		return Result{}, err
 	}

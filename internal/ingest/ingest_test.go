@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -36,7 +37,9 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) store(t *testing.T, body string, change ...func(*ingest.Upload)) ingest.Result {
 	t.Helper()
-	u := ingest.Upload{Body: strings.NewReader(body), ContentType: "application/geo+json", Uploader: "test"}
+	// Read in pieces, as from the network (a strings.Reader would hand
+	// the spool the whole body in one write).
+	u := ingest.Upload{Body: struct{ io.Reader }{strings.NewReader(body)}, ContentType: "application/geo+json", Uploader: "test"}
 	for _, c := range change {
 		c(&u)
 	}
@@ -121,7 +124,11 @@ func TestFieldToolExports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := f.store(t, string(body), func(u *ingest.Upload) { u.Sequence = bytes.HasPrefix(body, []byte{0x1e}) })
+			res := f.store(t, string(body), func(u *ingest.Upload) {
+				if bytes.HasPrefix(body, []byte{0x1e}) {
+					u.Format = ingest.Sequence
+				}
+			})
 			r := res.Receipt
 			if res.Outcome != ingest.Created || r.Features != c.features {
 				t.Fatalf("outcome %v, receipt %+v", res.Outcome, r)

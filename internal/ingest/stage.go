@@ -87,7 +87,13 @@ type prepared struct {
 	area     float64 // geodesic, m²
 }
 
-const batchSize = 128
+// A batch ends at batchSize features, or once its features' JSON reaches
+// batchBytes, so the few batches in flight hold a bounded amount of memory
+// however large the features.
+const (
+	batchSize  = 128
+	batchBytes = 4 << 20
+)
 
 // start sets the decoder and the workers going; close stops them.
 func (s *stager) start() {
@@ -113,13 +119,15 @@ func (s *stager) decode(jobs chan<- *batch) {
 	defer close(s.batches)
 	for {
 		b := &batch{ready: make(chan struct{})}
-		for b.end == nil && len(b.features) < batchSize {
+		size := 0
+		for b.end == nil && len(b.features) < batchSize && size < batchBytes {
 			f, err := s.dec.Next()
 			if err != nil {
 				b.end = err
 				break
 			}
 			b.features = append(b.features, f)
+			size += len(f.Geometry) + len(f.Properties)
 		}
 		select {
 		case s.batches <- b:

@@ -29,7 +29,7 @@ func BenchmarkStage(b *testing.B) {
 	b.SetBytes(int64(body.Len()))
 	b.ResetTimer()
 	for range b.N {
-		st := &stager{dec: NewDecoder(bytes.NewReader(body.Bytes())), today: testToday, seenIDs: map[string]int{}, pieces: pieces}
+		st := &stager{dec: NewDecoder(bytes.NewReader(body.Bytes()), Document), today: testToday, seenIDs: map[string]int{}, pieces: pieces}
 		st.start()
 		rows := 0
 		for st.Next() {

@@ -18,12 +18,17 @@ import (
 
 // Info describes a stored upload.
 type Info struct {
-	ID          int64      `json:"id"`
-	Status      string     `json:"status"`
-	Uploader    string     `json:"uploader"`
-	ReceivedAt  time.Time  `json:"received_at"`
-	ContentType string     `json:"content_type"`
-	SizeBytes   int64      `json:"size_bytes"`
+	ID          int64     `json:"id"`
+	Status      string    `json:"status"`
+	Uploader    string    `json:"uploader"`
+	ReceivedAt  time.Time `json:"received_at"`
+	ContentType string    `json:"content_type"`
+	SizeBytes   int64     `json:"size_bytes"` // as received
+	// KeptBytes is how many of them are kept: all of an accepted upload,
+	// the first MiB at most of a rejected one.
+	KeptBytes int64 `json:"kept_bytes"`
+	// Format is how the body held its GeoJSON: document, lines or sequence.
+	Format      string     `json:"format"`
 	SHA256      string     `json:"sha256"`
 	Features    int        `json:"features"`
 	RetractedAt *time.Time `json:"retracted_at,omitempty"`
@@ -41,14 +46,14 @@ type Scope struct {
 	TokenID *int64
 }
 
-const infoColumns = `id, status, uploader, received_at, content_type, size_bytes, sha256, features,
+const infoColumns = `id, status, uploader, received_at, content_type, size_bytes, kept_bytes, format, sha256, features,
 	retracted_at, coalesce(retracted_by, '')`
 
 func scanInfo(row pgx.Row, extra ...any) (Info, error) {
 	var i Info
 	var sum []byte
 	err := row.Scan(append([]any{&i.ID, &i.Status, &i.Uploader, &i.ReceivedAt, &i.ContentType, &i.SizeBytes,
-		&sum, &i.Features, &i.RetractedAt, &i.RetractedBy}, extra...)...)
+		&i.KeptBytes, &i.Format, &sum, &i.Features, &i.RetractedAt, &i.RetractedBy}, extra...)...)
 	i.SHA256 = hex.EncodeToString(sum)
 	return i, err
 }
@@ -81,7 +86,7 @@ func Get(ctx context.Context, db *pgxpool.Pool, scope Scope, id int64) (Info, er
 	return i, err
 }
 
-// WriteRaw writes the exact bytes of an upload to w, chunk by chunk.
+// WriteRaw writes the kept bytes of an upload to w, chunk by chunk.
 func WriteRaw(ctx context.Context, db *pgxpool.Pool, id int64, w io.Writer) error {
 	rows, err := db.Query(ctx, "SELECT data FROM upload_chunks WHERE upload_id = $1 ORDER BY seq", id)
 	if err != nil {

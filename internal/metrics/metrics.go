@@ -39,7 +39,7 @@ func New(pool *pgxpool.Pool, cache *tiles.Cache) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"route", "method"}),
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "clearmap_uploads_total", Help: "Uploads by outcome: accepted, replayed, rejected, too_large.",
+			Name: "clearmap_uploads_total", Help: "Uploads by outcome: accepted, replayed, rejected, too_large, busy.",
 		}, []string{"outcome"}),
 		features: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clearmap_features_ingested_total", Help: "Cleared fields stored by accepted uploads.",
