@@ -76,7 +76,12 @@ func serve(ctx context.Context, e env, args []string) error {
 		Metrics:          metrics.New(pool, tileCache),
 		UploadsPerMinute: cfg.UploadsPerMinute,
 	}), logger)
-	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	// Requests still running at shutdown are cut off with ErrDraining as the
+	// cause, so they answer 503 with Retry-After rather than look like
+	// clients that hung up.
+	requests, drain := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer drain(nil)
+	srv.BaseContext = func(net.Listener) context.Context { return requests }
 	logger.Info("listening", "url", "http://"+ln.Addr().String())
 
 	served := make(chan error, 1)
@@ -87,6 +92,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "grace", cfg.ShutdownTimeout)
+	drain(api.ErrDraining)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -50,7 +50,7 @@ type api struct {
 func New(d Deps) http.Handler {
 	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute)}
 	r := chi.NewRouter()
-	r.Use(a.logRequests, securityHeaders)
+	r.Use(a.logRequests, securityHeaders, checkInput)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
 	})
@@ -164,11 +164,6 @@ func webFiles() http.HandlerFunc {
 	}
 }
 
-// errorBody is the shape of every error response.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 // decodeBody reads a small JSON object into v, answering 400 (naming the
 // shape wanted) for anything else.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, shape string) bool {
@@ -179,10 +174,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, shap
 		return false
 	}
 	return true
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSONAs(w, status, "application/problem+json", errorBody{Error: msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -24,19 +25,23 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	defaults, err := ingest.ParseDefaults(q.Get("crop"), q.Get("cleared_on"), q.Get("team"), ingest.Today(time.Now()))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		badParameter(w, err.Error())
 		return
 	}
 	partial := false
 	if p := q.Get("partial"); p != "" {
 		if partial, err = strconv.ParseBool(p); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("partial=%q: want true or false", p))
+			badParameter(w, fmt.Sprintf("partial=%q: want true or false", p))
 			return
 		}
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
 		writeError(w, http.StatusBadRequest, "Idempotency-Key is longer than 255 characters")
+		return
+	}
+	if !utf8.ValidString(key) {
+		writeError(w, http.StatusBadRequest, "Idempotency-Key is not UTF-8 text")
 		return
 	}
 
@@ -52,6 +57,7 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	a.Tiles.Changed() // before answering, so the uploader's next tile shows it
 	var tooLarge *http.MaxBytesError
 	var readErr *ingest.ReadError
+	var retracted *ingest.KeyRetractedError
 	switch {
 	case errors.As(err, &tooLarge):
 		a.Metrics.Upload("too_large", 0)
@@ -61,10 +67,13 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the upload was cut off before its end: "+readErr.Err.Error())
 		return
 	case errors.Is(err, ingest.ErrKeyReused):
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		writeProblem(w, problem{Type: typeKeyReused, Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity, Detail: err.Error()})
+		return
+	case errors.As(err, &retracted):
+		writeProblem(w, problem{Type: typeKeyRetracted, Title: "Upload retracted", Status: http.StatusConflict, Detail: err.Error()})
 		return
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	switch res.Outcome {
@@ -81,9 +90,11 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	case res.Outcome == ingest.Replayed:
 		writeJSON(w, http.StatusOK, res.Receipt)
 	case res.SyntaxError:
-		writeJSONAs(w, http.StatusBadRequest, "application/problem+json", res.Receipt)
+		writeProblem(w, problem{Type: typeNotGeoJSON, Title: "Not GeoJSON", Status: http.StatusBadRequest,
+			Detail: res.Receipt.Error, Upload: &res.Receipt})
 	default:
-		writeJSONAs(w, http.StatusUnprocessableEntity, "application/problem+json", res.Receipt)
+		writeProblem(w, problem{Type: typeUploadRejected, Title: "Upload rejected", Status: http.StatusUnprocessableEntity,
+			Detail: res.Receipt.Error, Problems: res.Receipt.Problems, MoreProblems: res.Receipt.MoreProblems, Upload: &res.Receipt})
 	}
 }
 
@@ -131,10 +142,10 @@ func multipartFile(mr *multipart.Reader, u *ingest.Upload) (int, string) {
 		first, _ := br.Peek(1)
 		u.Sequence = len(first) == 1 && first[0] == 0x1e
 		u.Body = br
-		if ct := part.Header.Get("Content-Type"); ct != "" {
-			u.ContentType = ct
-		} else {
-			u.ContentType = "application/octet-stream"
+		// Kept as a media type only: a part's header may hold any bytes.
+		u.ContentType = "application/octet-stream"
+		if mediaType, _, err := mime.ParseMediaType(part.Header.Get("Content-Type")); err == nil {
+			u.ContentType = mediaType
 		}
 		return 0, ""
 	}
@@ -152,17 +163,17 @@ func (a *api) listUploads(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := intParam(q.Get("limit"), 50, 1, 500)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+		badParameter(w, "limit: "+err.Error())
 		return
 	}
 	before, err := intParam(q.Get("before"), 0, 1, 1<<62)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+		badParameter(w, "before: "+err.Error())
 		return
 	}
 	list, err := ingest.List(r.Context(), a.DB, uploadScope(tokenFrom(r.Context())), int64(before), limit)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	page := map[string]any{"uploads": list}
@@ -198,7 +209,7 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) (ingest.Info, bool)
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no upload %d", id))
 		return info, false
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return info, false
 	}
 	return info, true
@@ -239,7 +250,7 @@ func (a *api) retractUpload(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ingest.ErrNotRetractable):
 		writeError(w, http.StatusConflict, err.Error())
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 	default:
 		writeJSON(w, http.StatusOK, info)
 	}

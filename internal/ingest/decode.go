@@ -184,7 +184,7 @@ func (d *Decoder) endObject() (*RawFeature, error) {
 	case typ == "FeatureCollection":
 		return nil, &SyntaxError{d.dec.InputOffset(), `the FeatureCollection has no "features" array`}
 	case hasFeatures:
-		return nil, &SyntaxError{d.dec.InputOffset(), fmt.Sprintf(`a %s cannot have "features"`, typ)}
+		return nil, &SyntaxError{d.dec.InputOffset(), fmt.Sprintf(`a %q cannot have "features"`, typ)}
 	}
 	f := &RawFeature{Index: d.index, Type: typ}
 	d.index++
