@@ -135,7 +135,7 @@ func Round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 func ParseDate(s string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil || !ValidDate(t) {
-		return time.Time{}, errors.New("want a date from 0001-01-01 to 9999-12-31, YYYY-MM-DD")
+		return time.Time{}, errors.New("want a date, YYYY-MM-DD, from 0001-01-01 to 9999-12-31")
 	}
 	return t, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,7 +30,7 @@ import (
 type service struct {
 	url     string
 	pool    *pgxpool.Pool
-	logs    *bytes.Buffer
+	logs    *syncBuffer
 	handler http.Handler
 }
 
@@ -46,7 +47,7 @@ func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	logs := &bytes.Buffer{}
+	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// As in serve: tiles and tokens kept in memory, told of changes by
 	// notifications.
@@ -74,6 +75,24 @@ func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs, handler: handler}
+}
+
+// syncBuffer is the log: the server writes to it while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type response struct {

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -114,7 +113,7 @@ func TestErrorsSayWhatHappened(t *testing.T) {
 		{"Idempotency-Key not UTF-8", "POST", "/api/v1/uploads", up, "application/geo+json", fc(okProps), []string{"Idempotency-Key", "k\xff"},
 			400, blank, "Idempotency-Key"},
 		{"from in year 0", "GET", "/api/v1/summary?from=0000-01-01", analyst, "", "", nil,
-			400, badParameter, `from="0000-01-01": want a date from 0001-01-01 to 9999-12-31`},
+			400, badParameter, `from="0000-01-01": want a date, YYYY-MM-DD, from 0001-01-01 to 9999-12-31`},
 		{"to in year 10000", "GET", "/api/v1/districts?to=10000-01-01", analyst, "", "", nil,
 			400, badParameter, `to="10000-01-01"`},
 		{"datetime in year 0", "GET", "/ogc/collections/clearances/items?datetime=0000-01-01T00:00:00Z", analyst, "", "", nil,
@@ -135,7 +134,7 @@ func TestErrorsSayWhatHappened(t *testing.T) {
 			404, blank, "no such resource"},
 		{"reported figure dated year 0", "POST", "/api/v1/reported", admin, "application/json",
 			`{"scope":"PK","from":"0000-01-01","to":"2026-01-01","acres":1,"source":"s"}`, nil,
-			422, blank, `from "0000-01-01": want a date from 0001-01-01 to 9999-12-31`},
+			422, blank, `from "0000-01-01": want a date, YYYY-MM-DD, from 0001-01-01 to 9999-12-31`},
 		{"NUL in a reported figure", "POST", "/api/v1/reported", admin, "application/json",
 			`{"scope":"PK\u0000","from":"2026-01-01","to":"2026-01-01","acres":1,"source":"a\u0000"}`, nil,
 			422, blank, `source must be text without NUL characters`},
@@ -232,7 +231,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	s := startWith(t, testdb.Migrated(t), func(d *api.Deps) { d.DB, d.Tokens = pool, auth.NewCache(pool, nil) })
 	for _, path := range []string{"/readyz", "/api/v1/me"} {
 		r := s.do(t, "GET", path, "cm_anything", "")
-		wantProblem(t, r, 503, "/problems/database-unavailable", "the database cannot be reached")
+		wantProblem(t, r, 503, "/problems/database-unavailable", "database unavailable: it could not be reached")
 		if r.header.Get("Retry-After") == "" {
 			t.Fatalf("%s: 503 without Retry-After", path)
 		}
@@ -283,8 +282,8 @@ func TestBugsAre500WithTheRequestID(t *testing.T) {
 	}
 	r := s.send(t, "GET", "/api/v1/reported", tokens[auth.Analyst], nil, "X-Request-Id", "bug-1")
 	wantProblem(t, r, 500, blankType, "internal error; request id bug-1")
-	if !bytes.Contains(s.logs.Bytes(), []byte("level=ERROR")) || !strings.Contains(s.logs.String(), "request_id=bug-1") {
-		t.Fatalf("logs: %s", s.logs)
+	if logs := s.logs.String(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "request_id=bug-1") {
+		t.Fatalf("logs: %s", logs)
 	}
 }
 

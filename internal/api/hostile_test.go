@@ -165,7 +165,7 @@ func TestHostileQueries(t *testing.T) {
 		{"/api/v1/summary?to=%27%3B%20DROP%20TABLE%20uploads%3B--", 400, "want a date"},
 		{"/api/v1/districts?province=PK-XX", 400, "PK-XX"},
 		{"/api/v1/districts?format=xml", 400, "format"},
-		{"/api/v1/districts?crop=%00", 400, "want poppy or cannabis"},
+		{"/api/v1/districts?crop=%00", 400, "crop: the value holds a NUL character"},
 		{"/api/v1/districts/PK-KP-NOWHERE", 404, "PK-KP-NOWHERE"},
 		{"/api/v1/districts/%27%20OR%201%3D1--", 404, "no district"},
 		{"/api/v1/uploads/abc", 404, "upload"},

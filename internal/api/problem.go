@@ -93,7 +93,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.Logger.WarnContext(ctx, "database unavailable", "request_id", id, "err", err)
 		w.Header().Set("Retry-After", retryAfterUnavailable)
 		writeProblem(w, problem{Type: typeDatabaseDown, Title: "Database unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "the database cannot be reached or did not answer in time; nothing was changed, retry shortly"})
+			Detail: "database unavailable: it could not be reached or did not answer in time; nothing was changed, retry shortly"})
 	default:
 		a.Logger.ErrorContext(ctx, "internal error", "request_id", id, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error; request id "+id)
@@ -101,27 +101,30 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // databaseUnavailable says whether err means the database could not be
-// reached, went away, was shutting down, refused more connections, or
-// timed out: errors a retry may not meet.
+// reached (any failure to connect, whatever the server said), went away,
+// was shutting down, refused more connections, or timed out: errors a
+// retry may not meet.
 func databaseUnavailable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			pgErr.Code == "57P01", // admin_shutdown
-			pgErr.Code == "57P02", // crash_shutdown
-			pgErr.Code == "57P03", // cannot_connect_now
-			pgErr.Code == "53300", // too_many_connections
-			pgErr.Code == "57014": // query_canceled: statement_timeout (a client's hang-up is told apart before)
+		switch pgErr.Code {
+		case "57P01", // admin_shutdown
+			"57P02", // crash_shutdown
+			"57P03", // cannot_connect_now
+			"53300", // too_many_connections
+			"57014": // query_canceled: statement_timeout (a client's hang-up is told apart before)
 			return true
 		}
-		return false
+		return strings.HasPrefix(pgErr.Code, "08") // connection exception
 	}
-	var connectErr *pgconn.ConnectError
 	var netErr net.Error
-	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+	return errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, puddle.ErrClosedPool) || pgconn.SafeToRetry(err)
+		errors.Is(err, puddle.ErrClosedPool)
 }
 
 // checkInput refuses a request whose path or query holds a NUL character

@@ -20,7 +20,8 @@ import (
 
 // postUpload stores an upload (SPEC §4): 201 with a receipt, 200 with the
 // first receipt for a repeat, 422 listing every problem, 400 for a body that
-// is not GeoJSON, 413 over the size limit, 415 for other content types.
+// is not GeoJSON, 409 for the key of a retracted upload, 413 over the size
+// limit, 415 for other content types.
 func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	defaults, err := ingest.ParseDefaults(q.Get("crop"), q.Get("cleared_on"), q.Get("team"), ingest.Today(time.Now()))
@@ -59,6 +60,9 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	var readErr *ingest.ReadError
 	var retracted *ingest.KeyRetractedError
 	switch {
+	case err != nil && r.Context().Err() != nil: // the client went, or the server is going
+		a.fail(w, r, err)
+		return
 	case errors.As(err, &tooLarge):
 		a.Metrics.Upload("too_large", 0)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than %d bytes; split the file, or send it as newline-delimited GeoJSON in parts", a.MaxUploadBytes))
