@@ -54,8 +54,10 @@ func New(d Deps) http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		allowed := allowedMethods(r, req.URL.Path)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, req.Method+" is not allowed on "+req.URL.Path+"; allowed: "+strings.Join(allowed, ", "))
 	})
 
 	r.Get("/healthz", a.healthz)
@@ -113,6 +115,18 @@ func New(d Deps) http.Handler {
 		})
 	})
 	return r
+}
+
+// allowedMethods lists the methods routes answer on path, for a 405's
+// Allow header (chi sets it only for its own 405 handler).
+func allowedMethods(routes chi.Routes, path string) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		if routes.Match(chi.NewRouteContext(), m, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // securityHeaders are sent on every response: the data is sensitive and the

@@ -142,7 +142,7 @@ func TestErrorsSayWhatHappened(t *testing.T) {
 		{"wrong role", "GET", "/api/v1/summary", up, "", "", nil, 403, blank, "the uploader role may not do this"},
 		{"no such route", "GET", "/api/v1/nothing", analyst, "", "", nil, 404, blank, "no such resource: /api/v1/nothing"},
 		{"no such file", "GET", "/assets/nothing.js", "", "", "", nil, 404, blank, "no such resource: /assets/nothing.js"},
-		{"wrong method", "PUT", "/api/v1/summary", analyst, "", "", nil, 405, blank, "PUT is not allowed"},
+		{"wrong method", "PUT", "/api/v1/summary", analyst, "", "", nil, 405, blank, "PUT is not allowed on /api/v1/summary; allowed: GET"},
 		{"too large", "POST", "/api/v1/uploads", up, "application/geo+json", fc(okProps + `,"notes":"` + strings.Repeat("n", 70000) + `"`), nil,
 			413, blank, "the upload is larger than 65536 bytes"},
 		{"wrong content type", "POST", "/api/v1/uploads", up, "text/csv", "a,b", nil, 415, blank, `Content-Type "text/csv" is not accepted`},
@@ -153,6 +153,9 @@ func TestErrorsSayWhatHappened(t *testing.T) {
 			p := wantProblem(t, r, c.status, c.typ, c.msg)
 			if n := count(t, s.pool, "clearances"); n != fields {
 				t.Fatalf("%d fields stored by a rejected request", n-fields)
+			}
+			if c.status == 405 && r.header.Get("Allow") != "GET" {
+				t.Fatalf("405 with Allow %q, want GET", r.header.Get("Allow"))
 			}
 			if c.typ == rejectedUpload && (p.Upload == nil || p.Upload.Status != "rejected" || p.Upload.ID == 0) {
 				t.Fatalf("a rejected upload's problem lacks its receipt: %.400s", r.body)
