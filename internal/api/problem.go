@@ -19,16 +19,22 @@ import (
 // its phrase has "about:blank", titled with the phrase; clearmap's own
 // classes have a relative URI, stable so clients may branch on it.
 const (
-	typeBlank             = "about:blank"
-	typeInvalidParameter  = "/problems/invalid-parameter"
-	typeNotGeoJSON        = "/problems/not-geojson"
-	typeUploadRejected    = "/problems/upload-rejected"
-	typeKeyReused         = "/problems/idempotency-key-reused"
-	typeKeyRetracted      = "/problems/idempotency-key-retracted"
-	typeDatabaseDown      = "/problems/database-unavailable"
-	typeSchemaNotCurrent  = "/problems/schema-not-current"
-	typeDraining          = "/problems/draining"
-	statusClientGone      = 499 // nginx's "client closed request": logged and counted, never seen by the client
+	typeBlank            = "about:blank"
+	typeInvalidParameter = "/problems/invalid-parameter"
+	typeNotGeoJSON       = "/problems/not-geojson"
+	typeUploadRejected   = "/problems/upload-rejected"
+	typeKeyReused        = "/problems/idempotency-key-reused"
+	typeKeyRetracted     = "/problems/idempotency-key-retracted"
+	typeDatabaseDown     = "/problems/database-unavailable"
+	typeSchemaNotCurrent = "/problems/schema-not-current"
+	typeDraining         = "/problems/draining"
+)
+
+const (
+	// statusClientGone is nginx's "client closed request": logged and
+	// counted, never seen by the client, which has gone.
+	statusClientGone = 499
+	// retryAfterUnavailable is the Retry-After of a 503, in seconds.
 	retryAfterUnavailable = "5"
 )
 
@@ -64,6 +70,7 @@ func badParameter(w http.ResponseWriter, msg string) {
 	writeProblem(w, problem{Type: typeInvalidParameter, Title: "Invalid parameter", Status: http.StatusBadRequest, Detail: msg})
 }
 
+// writeProblem answers with p, its status as the HTTP status.
 func writeProblem(w http.ResponseWriter, p problem) {
 	writeJSONAs(w, p.Status, "application/problem+json", p)
 }
