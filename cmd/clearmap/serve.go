@@ -79,7 +79,12 @@ func serve(ctx context.Context, e env, args []string) error {
 		UploadsPerMinute: cfg.UploadsPerMinute,
 		TrustedProxies:   cfg.TrustedProxies,
 	}), logger)
-	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	// Requests still running late in a shutdown's grace are cut off with
+	// ErrDraining as the cause, so they answer 503 with Retry-After rather
+	// than look like clients that hung up.
+	requests, drain := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer drain(nil)
+	srv.BaseContext = func(net.Listener) context.Context { return requests }
 	servers := []served{{srv, ln}}
 	logger.Info("listening", "url", "http://"+ln.Addr().String())
 
@@ -92,7 +97,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		servers = append(servers, served{api.NewHTTPServer(api.MetricsHandler(m), logger), mln})
 		logger.Info("serving metrics", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
-	return serveAll(ctx, logger, cfg.ShutdownTimeout, servers)
+	return serveAll(ctx, logger, cfg.ShutdownTimeout, servers, func() { drain(api.ErrDraining) })
 }
 
 // served is an HTTP server and the socket it serves.
@@ -102,8 +107,10 @@ type served struct {
 }
 
 // serveAll runs every server until ctx ends or one of them fails, then
-// shuts them all down, giving requests in flight up to grace to finish.
-func serveAll(ctx context.Context, logger *slog.Logger, grace time.Duration, servers []served) error {
+// shuts them all down, giving requests in flight up to grace to finish:
+// those still running after nine tenths of it are cut off (stopRequests),
+// so that they can still answer before the servers close.
+func serveAll(ctx context.Context, logger *slog.Logger, grace time.Duration, servers []served, stopRequests func()) error {
 	done := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() { done <- s.srv.Serve(s.ln) }()
@@ -117,6 +124,8 @@ func serveAll(ctx context.Context, logger *slog.Logger, grace time.Duration, ser
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "grace", grace)
+	cut := time.AfterFunc(grace*9/10, stopRequests)
+	defer cut.Stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	for _, s := range servers {

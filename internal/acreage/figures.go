@@ -2,6 +2,7 @@ package acreage
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
 
@@ -126,3 +127,18 @@ func acres(m2 float64) float64 { return Round4(m2 / AcreM2) }
 
 // Round4 rounds to four decimals: a ten-thousandth of an acre is 0.4 m².
 func Round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+// ParseDate reads a date, YYYY-MM-DD, in the years 1 to 9999: the dates a
+// figure may be asked for (PostgreSQL has no year 0).
+func ParseDate(s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil || !ValidDate(t) {
+		return time.Time{}, errors.New("want a date, YYYY-MM-DD, from 0001-01-01 to 9999-12-31")
+	}
+	return t, nil
+}
+
+// ValidDate says whether t falls in the years 1 to 9999.
+func ValidDate(t time.Time) bool {
+	return t.Year() >= 1 && t.Year() <= 9999
+}

@@ -120,13 +120,13 @@ func (e *InvalidError) Error() string { return strings.Join(e.Problems, "; ") }
 // dates in order, acres zero or more, a source.
 func AddReported(ctx context.Context, db *pgxpool.Pool, n NewReported, actor string) (Reported, error) {
 	var problems []string
-	from, errFrom := time.Parse(time.DateOnly, n.From)
-	to, errTo := time.Parse(time.DateOnly, n.To)
+	from, errFrom := ParseDate(n.From)
+	to, errTo := ParseDate(n.To)
 	if errFrom != nil {
-		problems = append(problems, fmt.Sprintf("from %q: want a date, YYYY-MM-DD", n.From))
+		problems = append(problems, fmt.Sprintf("from %q: %v", n.From, errFrom))
 	}
 	if errTo != nil {
-		problems = append(problems, fmt.Sprintf("to %q: want a date, YYYY-MM-DD", n.To))
+		problems = append(problems, fmt.Sprintf("to %q: %v", n.To, errTo))
 	}
 	if errFrom == nil && errTo == nil && to.Before(from) {
 		problems = append(problems, "to is before from")
@@ -137,7 +137,12 @@ func AddReported(ctx context.Context, db *pgxpool.Pool, n NewReported, actor str
 	if s := strings.TrimSpace(n.Source); s == "" || utf8.RuneCountInString(s) > 2000 {
 		problems = append(problems, "source must say where the figure comes from, in at most 2000 characters")
 	}
-	if n.Scope != National {
+	if strings.ContainsRune(n.Source, 0) {
+		problems = append(problems, `source must be text without NUL characters (\u0000)`)
+	}
+	if strings.ContainsRune(n.Scope, 0) {
+		problems = append(problems, fmt.Sprintf("scope %q: want PK, a province code or a district code", n.Scope))
+	} else if n.Scope != National {
 		var known bool
 		if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM provinces WHERE code = $1)
 			OR EXISTS (SELECT 1 FROM districts WHERE code = $1)`, n.Scope).Scan(&known); err != nil {

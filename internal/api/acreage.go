@@ -19,7 +19,7 @@ import (
 func (a *api) filter(w http.ResponseWriter, r *http.Request) (acreage.Filter, bool) {
 	f, err := parseFilter(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		badParameter(w, err.Error())
 		return f, false
 	}
 	return f, true
@@ -39,8 +39,8 @@ func parseFilter(q url.Values) (acreage.Filter, error) {
 		dst  *time.Time
 	}{{"from", &f.From}, {"to", &f.To}} {
 		if v := q.Get(d.name); v != "" {
-			if *d.dst, err = time.Parse(time.DateOnly, v); err != nil {
-				return f, fmt.Errorf("%s=%q: want a date, YYYY-MM-DD", d.name, v)
+			if *d.dst, err = acreage.ParseDate(v); err != nil {
+				return f, fmt.Errorf("%s=%q: %w", d.name, v, err)
 			}
 		}
 	}
@@ -58,7 +58,7 @@ func (a *api) summary(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := acreage.GetSummary(r.Context(), a.DB, f, a.TargetAcres)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s)
@@ -72,16 +72,16 @@ func (a *api) districts(w http.ResponseWriter, r *http.Request) {
 	}
 	format := r.URL.Query().Get("format")
 	if format != "" && format != "json" && format != "csv" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("format=%q: want json or csv", format))
+		badParameter(w, fmt.Sprintf("format=%q: want json or csv", format))
 		return
 	}
 	list, err := acreage.Districts(r.Context(), a.DB, f)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	if f.Province != "" && len(list) == 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("province=%q: no such province", f.Province))
+		badParameter(w, fmt.Sprintf("province=%q: no such province", f.Province))
 		return
 	}
 	if format != "csv" {
@@ -118,7 +118,7 @@ func (a *api) district(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, acreage.ErrUnknown):
 		writeError(w, http.StatusNotFound, "no district "+code)
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 	default:
 		writeJSON(w, http.StatusOK, d)
 	}
@@ -127,7 +127,7 @@ func (a *api) district(w http.ResponseWriter, r *http.Request) {
 func (a *api) listReported(w http.ResponseWriter, r *http.Request) {
 	list, err := acreage.ListReported(r.Context(), a.DB)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -146,7 +146,7 @@ func (a *api) addReported(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &invalid):
 		writeError(w, http.StatusUnprocessableEntity, invalid.Error())
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 	default:
 		writeJSON(w, http.StatusCreated, rep)
 	}
@@ -163,6 +163,6 @@ func (a *api) deleteReported(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, acreage.ErrUnknown), errors.Is(err, strconv.ErrSyntax), errors.Is(err, strconv.ErrRange):
 		writeError(w, http.StatusNotFound, "no reported figure "+chi.URLParam(r, "id"))
 	default:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 	}
 }

@@ -56,9 +56,9 @@ type api struct {
 func New(d Deps) http.Handler {
 	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute), signIns: newFailureLimiter(signInBurst, signInRefill, time.Now)}
 	r := chi.NewRouter()
-	r.Use(a.logRequests, securityHeaders)
+	r.Use(a.logRequests, securityHeaders, checkInput)
 	r.NotFound(notFound)
-	r.MethodNotAllowed(methodNotAllowed)
+	r.MethodNotAllowed(methodNotAllowed(r))
 
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
@@ -123,9 +123,20 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
 }
 
-// methodNotAllowed answers a request whose path is known but not its method.
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+// methodNotAllowed answers a request whose path routes knows but not its
+// method, listing in Allow the methods it does answer (chi sets Allow only
+// for its own 405 handler, which this one replaces).
+func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+			if routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allowed, ", "))
+	}
 }
 
 // securityHeaders are sent on every response: the data is sensitive and the
@@ -177,11 +188,6 @@ func webFiles() http.HandlerFunc {
 	}
 }
 
-// errorBody is the shape of every error response.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 // decodeBody reads a small JSON object into v, answering 400 (naming the
 // shape wanted) for anything else.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, shape string) bool {
@@ -192,10 +198,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, shap
 		return false
 	}
 	return true
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSONAs(w, status, "application/problem+json", errorBody{Error: msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

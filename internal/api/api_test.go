@@ -140,16 +140,11 @@ func (s *service) send(t *testing.T, method, path, token string, body []byte, he
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
+// wantError checks that r is a problem+json answer with this status whose
+// detail (or a listed problem) says msg.
 func wantError(t *testing.T, r response, status int, msg string) {
 	t.Helper()
-	var body struct{ Error string }
-	r.json(t, &body)
-	if r.status != status || !strings.Contains(body.Error, msg) {
-		t.Fatalf("got %d %q; want %d with error containing %q", r.status, r.body, status, msg)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("error Content-Type %q", ct)
-	}
+	wantProblem(t, r, status, "", msg)
 }
 
 func TestHealthAndReadiness(t *testing.T) {

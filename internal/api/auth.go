@@ -41,8 +41,8 @@ func sessionFrom(ctx context.Context) (auth.Session, bool) {
 
 // authenticate lets a request through only with an active token, or a
 // browser session whose state-changing requests carry its CSRF token: 401
-// without either, 403 for a missing CSRF token, 503 when the database
-// cannot say.
+// without either, 403 for a missing CSRF token, and what fail says when the
+// database cannot tell.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Responses behind a token hold sensitive data: keep them out of
@@ -76,7 +76,7 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "signed out or the session has ended: sign in again")
 			return
 		case err != nil:
-			a.unavailable(w, r, err)
+			a.fail(w, r, err)
 			return
 		}
 		infoFrom(ctx).token = tok.Name
@@ -102,12 +102,4 @@ func require(roles ...auth.Role) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// unavailable answers a request the database could not serve: 503 with
-// Retry-After, so clients retry instead of giving up.
-func (a *api) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	a.Logger.WarnContext(r.Context(), "database unavailable", "request_id", infoFrom(r.Context()).id, "err", err)
-	w.Header().Set("Retry-After", "5")
-	writeError(w, http.StatusServiceUnavailable, "database unavailable; retry shortly")
 }

@@ -88,7 +88,7 @@ func TestBackendKilledMidUpload(t *testing.T) {
 	if k := <-killed; k.err != nil || k.n == 0 {
 		t.Fatalf("never caught the upload at work (%v); it answered %d", k.err, r.status)
 	}
-	wantError(t, r, 503, "database unavailable; retry shortly")
+	wantProblem(t, r, 503, "/problems/database-unavailable", "database unavailable")
 	if r.header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}

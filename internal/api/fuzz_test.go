@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzQueryParsers feeds the tile address and filter parsers arbitrary
@@ -16,6 +17,7 @@ func FuzzQueryParsers(f *testing.F) {
 		{"-1", "0", "0", "crop=%00"},
 		{"3", "99999999999999999999", "1", "from=2026-13-01"},
 		{"0x1", "1e3", " 1", "to=2026-02-30&from=2027-01-01"},
+		{"1", "0", "0", "from=0000-01-01"},
 	} {
 		f.Add(seed[0], seed[1], seed[2], seed[3])
 	}
@@ -39,6 +41,11 @@ func FuzzQueryParsers(f *testing.F) {
 		}
 		if !fl.From.IsZero() && !fl.To.IsZero() && fl.To.Before(fl.From) {
 			t.Fatalf("range %v..%v accepted", fl.From, fl.To)
+		}
+		for _, d := range []time.Time{fl.From, fl.To} {
+			if d.Year() < 1 || d.Year() > 9999 {
+				t.Fatalf("date %v accepted: PostgreSQL would refuse it", d)
+			}
 		}
 	})
 }

@@ -21,17 +21,18 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.DB.Ping(ctx); err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	pending, err := a.Migrator.Pending(ctx)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	if pending {
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "database schema is not current: migrations are pending (run clearmap migrate)")
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		writeProblem(w, problem{Type: typeSchemaNotCurrent, Title: "Schema not current", Status: http.StatusServiceUnavailable,
+			Detail: "database schema is not current: migrations are pending (run clearmap migrate)"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -44,7 +45,7 @@ func MetricsHandler(m *metrics.Metrics) http.Handler {
 	r := chi.NewRouter()
 	r.Use(securityHeaders)
 	r.NotFound(notFound)
-	r.MethodNotAllowed(methodNotAllowed)
+	r.MethodNotAllowed(methodNotAllowed(r))
 	r.Get("/metrics", m.Handler().ServeHTTP)
 	return r
 }

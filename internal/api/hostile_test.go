@@ -45,7 +45,7 @@ func TestHostileUploads(t *testing.T) {
 		name, contentType, query, body string
 		kind                           int
 		status                         int
-		msg                            string // in the error, or (rules) in a problem
+		msg                            string // in the detail, or (rules) in a problem
 	}{
 		// Not GeoJSON at all.
 		{"empty body", "application/geo+json", "", "", kept, 422, "the upload has no features"},
@@ -76,7 +76,7 @@ func TestHostileUploads(t *testing.T) {
 		{"date in the future", "application/geo+json", "", fc(polygonFeature(`"crop":"poppy","cleared_on":"2099-01-01"`, okSquare)), rules, 422, "is in the future"},
 		{"date before 2000", "application/geo+json", "", fc(polygonFeature(`"crop":"poppy","cleared_on":"1999-12-31"`, okSquare)), rules, 422, "is before 2000-01-01"},
 		{"no such day", "application/geo+json", "", fc(polygonFeature(`"crop":"poppy","cleared_on":"2026-02-30"`, okSquare)), rules, 422, `cleared_on "2026-02-30" is not a date`},
-		{"a point", "application/geo+json", "", fc(`{"type":"Feature","properties":{` + okProps + `},"geometry":{"type":"Point","coordinates":[71.1,34.05]}}`), rules, 422, "geometry is a Point"},
+		{"a point", "application/geo+json", "", fc(`{"type":"Feature","properties":{` + okProps + `},"geometry":{"type":"Point","coordinates":[71.1,34.05]}}`), rules, 422, `geometry is a "Point"`},
 		{"no geometry", "application/geo+json", "", fc(`{"type":"Feature","properties":{` + okProps + `},"geometry":null}`), rules, 422, "geometry"},
 		{"one-number position", "application/geo+json", "", fc(polygonFeature(okProps, `[[[71.1],[71.102,34.05],[71.102,34.052],[71.1,34.05]]]`)), rules, 422, "position 0 has 1 numbers"},
 		{"numbers as strings", "application/geo+json", "", fc(polygonFeature(okProps, `[[["71.1","34.05"],[71.102,34.05],[71.102,34.052],[71.1,34.05]]]`)), rules, 422, "coordinates"},
@@ -89,7 +89,7 @@ func TestHostileUploads(t *testing.T) {
 		{"implausibly large", "application/geo+json", "", fc(polygonFeature(okProps, `[[[71.0,34.0],[71.1,34.0],[71.1,34.1],[71.0,34.1],[71.0,34.0]]]`)), rules, 422, "is implausible for one field"},
 		{"outside Pakistan", "application/geo+json", "", fc(polygonFeature(okProps, `[[[2.35,48.85],[2.352,48.85],[2.352,48.852],[2.35,48.85]]]`)), rules, 422, "outside every district of Pakistan"},
 		{"hole outside its shell", "application/geo+json", "", fc(polygonFeature(okProps, `[[[71.1,34.05],[71.102,34.05],[71.102,34.052],[71.1,34.052],[71.1,34.05]],[[71.2,34.05],[71.201,34.05],[71.201,34.051],[71.2,34.05]]]`)), rules, 422, "hole lies outside"},
-		{"not a Feature", "application/geo+json", "", fc(`{"type":"Banana","properties":{},"geometry":null}`), rules, 422, "a Banana is not accepted"},
+		{"not a Feature", "application/geo+json", "", fc(`{"type":"Banana","properties":{},"geometry":null}`), rules, 422, `a "Banana" is not accepted`},
 		{"no features", "application/geo+json", "", fc(), kept, 422, "the upload has no features"},
 
 		// Refused before reading.
@@ -102,46 +102,39 @@ func TestHostileUploads(t *testing.T) {
 		{"partial=1;x", "application/geo+json", "?partial=1%3Bx", fc(polygonFeature(okProps, okSquare)), refused, 400, "want true or false"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			count := func(table string) (n int) {
-				s.pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n)
-				return n
-			}
-			uploads, clearances := count("uploads"), count("clearances")
+			uploads, clearances := count(t, s.pool, "uploads"), count(t, s.pool, "clearances")
 			r := s.post(t, "/api/v1/uploads"+c.query, up, c.contentType, []byte(c.body))
-			var body struct {
-				Error    string
-				Problems []struct{ Message string }
-			}
-			if r.status != c.status {
-				t.Fatalf("status %d, want %d: %.300s", r.status, c.status, r.body)
-			}
-			r.json(t, &body)
-			if r.header.Get("Content-Type") != "application/problem+json" || body.Error == "" {
-				t.Fatalf("not a JSON error: %s %.300s", r.header.Get("Content-Type"), r.body)
-			}
-			text := body.Error
+			p := wantProblem(t, r, c.status, "", "")
+			text := p.Detail
 			if c.kind == rules {
-				if len(body.Problems) == 0 || !strings.Contains(body.Error, "nothing was stored") && !strings.Contains(body.Error, "none of the") {
+				if p.Type != "/problems/upload-rejected" || len(p.Problems) == 0 ||
+					!strings.Contains(p.Detail, "nothing was stored") && !strings.Contains(p.Detail, "none of the") {
 					t.Fatalf("422 without its problems: %.300s", r.body)
 				}
-				text = fmt.Sprint(body.Problems)
+				text = fmt.Sprint(p.Problems)
 			}
 			if !strings.Contains(text, c.msg) {
 				t.Fatalf("%q does not say %q", text, c.msg)
 			}
-			if count("clearances") != clearances {
+			if count(t, s.pool, "clearances") != clearances {
 				t.Fatal("a field was stored")
 			}
 			switch {
-			case c.kind == refused && count("uploads") != uploads:
+			case c.kind == refused && count(t, s.pool, "uploads") != uploads:
 				t.Fatal("an upload refused before reading was stored")
 			case c.kind != refused:
 				var raw []byte
+				var id int64
 				var status string
-				s.pool.QueryRow(ctx, `SELECT u.status, coalesce((SELECT string_agg(data, ''::bytea ORDER BY seq)
-					FROM upload_chunks WHERE upload_id = u.id), ''::bytea) FROM uploads u ORDER BY u.id DESC LIMIT 1`).Scan(&status, &raw)
-				if count("uploads") != uploads+1 || status != "rejected" || string(raw) != c.body {
-					t.Fatalf("want the original kept as rejected: %d uploads (was %d), status %q, %d bytes of %d", count("uploads"), uploads, status, len(raw), len(c.body))
+				if err := s.pool.QueryRow(ctx, `SELECT u.id, u.status, coalesce((SELECT string_agg(data, ''::bytea ORDER BY seq)
+					FROM upload_chunks WHERE upload_id = u.id), ''::bytea) FROM uploads u ORDER BY u.id DESC LIMIT 1`).Scan(&id, &status, &raw); err != nil {
+					t.Fatal(err)
+				}
+				if n := count(t, s.pool, "uploads"); n != uploads+1 || status != "rejected" || string(raw) != c.body {
+					t.Fatalf("want the original kept as rejected: %d uploads (was %d), status %q, %d bytes of %d", n, uploads, status, len(raw), len(c.body))
+				}
+				if p.Upload == nil || p.Upload.ID != id || p.Upload.Status != "rejected" {
+					t.Fatalf("the problem does not carry upload %d's receipt: %.300s", id, r.body)
 				}
 			}
 			if h := s.do(t, "GET", "/healthz", "", ""); h.status != 200 {
@@ -172,7 +165,7 @@ func TestHostileQueries(t *testing.T) {
 		{"/api/v1/summary?to=%27%3B%20DROP%20TABLE%20uploads%3B--", 400, "want a date"},
 		{"/api/v1/districts?province=PK-XX", 400, "PK-XX"},
 		{"/api/v1/districts?format=xml", 400, "format"},
-		{"/api/v1/districts?crop=%00", 400, "want poppy or cannabis"},
+		{"/api/v1/districts?crop=%00", 400, "crop: the value holds a NUL character"},
 		{"/api/v1/districts/PK-KP-NOWHERE", 404, "PK-KP-NOWHERE"},
 		{"/api/v1/districts/%27%20OR%201%3D1--", 404, "no district"},
 		{"/api/v1/uploads/abc", 404, "upload"},

@@ -115,7 +115,7 @@ func (a *api) describe(r *http.Request, c *collection, interval []any) map[strin
 func (a *api) ogcCollections(w http.ResponseWriter, r *http.Request) {
 	interval, err := a.temporalExtent(r)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	list := []map[string]any{}
@@ -136,7 +136,7 @@ func (a *api) ogcCollection(w http.ResponseWriter, r *http.Request) {
 	}
 	interval, err := a.temporalExtent(r)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.describe(r, c, interval))
@@ -152,12 +152,12 @@ func (a *api) ogcItems(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := itemsQuery(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		badParameter(w, err.Error())
 		return
 	}
 	page, err := c.list(a, r, q)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	self := baseURL(r) + "/ogc/collections/" + c.id + "/items"
@@ -231,7 +231,7 @@ func (a *api) ogcItem(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, features.ErrNotFound):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no feature %s in %s", id, c.id))
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 	default:
 		var feature map[string]any
 		json.Unmarshal(f, &feature)

@@ -66,7 +66,7 @@ func (a *api) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "token not recognised or revoked")
 		return
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	infoFrom(r.Context()).token = s.Token.Name
@@ -105,7 +105,7 @@ func (a *api) signOut(w http.ResponseWriter, r *http.Request) {
 	err := auth.EndSession(r.Context(), a.DB, s.ID)
 	a.Tokens.Revoked()
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,

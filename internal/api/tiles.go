@@ -18,7 +18,7 @@ import (
 func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	c, err := parseTile(chi.URLParam(r, "z"), chi.URLParam(r, "x"), chi.URLParam(r, "y"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		badParameter(w, err.Error())
 		return
 	}
 	f, ok := a.filter(w, r)
@@ -27,7 +27,7 @@ func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	}
 	tile, err := a.Tiles.Tile(r.Context(), c, f)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	h := w.Header()

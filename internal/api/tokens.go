@@ -19,7 +19,7 @@ func (a *api) me(w http.ResponseWriter, r *http.Request) {
 func (a *api) listTokens(w http.ResponseWriter, r *http.Request) {
 	tokens, err := auth.List(r.Context(), a.DB)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, tokens)
@@ -49,7 +49,7 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "an active token is already called "+req.Name+"; revoke it first or pick another name")
 		return
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"name": req.Name, "role": string(role), "token": secret})
@@ -64,7 +64,7 @@ func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no active token is called "+name)
 		return
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

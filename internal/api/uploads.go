@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,26 +20,31 @@ import (
 
 // postUpload stores an upload (SPEC §4): 201 with a receipt, 200 with the
 // first receipt for a repeat, 422 listing every problem, 400 for a body that
-// is not GeoJSON, 413 over the size limit (of the decompressed bytes, for a
-// gzip body), 415 for other content types and encodings, 503 when as many
-// uploads as the server takes at once kept it busy too long.
+// is not GeoJSON, 409 for the key of a retracted upload, 413 over the size
+// limit (of the decompressed bytes, for a gzip body), 415 for other content
+// types and encodings, 503 when as many uploads as the server takes at once
+// kept it busy too long.
 func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	defaults, err := ingest.ParseDefaults(q.Get("crop"), q.Get("cleared_on"), q.Get("team"), ingest.Today(time.Now()))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		badParameter(w, err.Error())
 		return
 	}
 	partial := false
 	if p := q.Get("partial"); p != "" {
 		if partial, err = strconv.ParseBool(p); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("partial=%q: want true or false", p))
+			badParameter(w, fmt.Sprintf("partial=%q: want true or false", p))
 			return
 		}
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
 		writeError(w, http.StatusBadRequest, "Idempotency-Key is longer than 255 characters")
+		return
+	}
+	if !utf8.ValidString(key) {
+		writeError(w, http.StatusBadRequest, "Idempotency-Key is not UTF-8 text")
 		return
 	}
 
@@ -55,7 +61,11 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	var readErr *ingest.ReadError
 	var badGzip *gzipError
+	var retracted *ingest.KeyRetractedError
 	switch {
+	case err != nil && r.Context().Err() != nil: // the client went, or the server is going
+		a.fail(w, r, err)
+		return
 	case errors.As(err, &tooLarge):
 		a.Metrics.Upload("too_large", 0)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than %d bytes; split the file, or send it as newline-delimited GeoJSON in parts", a.MaxUploadBytes))
@@ -70,16 +80,19 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ingest.ErrBusy):
 		a.Metrics.Upload("busy", 0)
 		w.Header().Set("Retry-After", "10")
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		writeProblem(w, problem{Type: typeBusy, Title: "Busy", Status: http.StatusServiceUnavailable, Detail: err.Error()})
 		return
 	case errors.As(err, &readErr):
 		writeError(w, http.StatusBadRequest, "the upload was cut off before its end: "+readErr.Err.Error())
 		return
 	case errors.Is(err, ingest.ErrKeyReused):
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		writeProblem(w, problem{Type: typeKeyReused, Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity, Detail: err.Error()})
+		return
+	case errors.As(err, &retracted):
+		writeProblem(w, problem{Type: typeKeyRetracted, Title: "Upload retracted", Status: http.StatusConflict, Detail: err.Error()})
 		return
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	switch res.Outcome {
@@ -96,9 +109,11 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 	case res.Outcome == ingest.Replayed:
 		writeJSON(w, http.StatusOK, res.Receipt)
 	case res.SyntaxError:
-		writeJSONAs(w, http.StatusBadRequest, "application/problem+json", res.Receipt)
+		writeProblem(w, problem{Type: typeNotGeoJSON, Title: "Not GeoJSON", Status: http.StatusBadRequest,
+			Detail: res.Receipt.Error, Upload: &res.Receipt})
 	default:
-		writeJSONAs(w, http.StatusUnprocessableEntity, "application/problem+json", res.Receipt)
+		writeProblem(w, problem{Type: typeUploadRejected, Title: "Upload rejected", Status: http.StatusUnprocessableEntity,
+			Detail: res.Receipt.Error, Problems: res.Receipt.Problems, MoreProblems: res.Receipt.MoreProblems, Upload: &res.Receipt})
 	}
 }
 
@@ -156,10 +171,10 @@ func multipartFile(mr *multipart.Reader, u *ingest.Upload) (int, string) {
 		first, _ := br.Peek(1)
 		u.Format = ingest.FileFormat(part.FileName(), first)
 		u.Body = br
-		if ct := part.Header.Get("Content-Type"); ct != "" {
-			u.ContentType = ct
-		} else {
-			u.ContentType = "application/octet-stream"
+		// Kept as a media type only: a part's header may hold any bytes.
+		u.ContentType = "application/octet-stream"
+		if mediaType, _, err := mime.ParseMediaType(part.Header.Get("Content-Type")); err == nil {
+			u.ContentType = mediaType
 		}
 		return 0, ""
 	}
@@ -177,17 +192,17 @@ func (a *api) listUploads(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := intParam(q.Get("limit"), 50, 1, 500)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+		badParameter(w, "limit: "+err.Error())
 		return
 	}
 	before, err := intParam(q.Get("before"), 0, 1, 1<<62)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+		badParameter(w, "before: "+err.Error())
 		return
 	}
 	list, err := ingest.List(r.Context(), a.DB, uploadScope(tokenFrom(r.Context())), int64(before), limit)
 	if err != nil {
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return
 	}
 	page := map[string]any{"uploads": list}
@@ -223,7 +238,7 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) (ingest.Info, bool)
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no upload %d", id))
 		return info, false
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 		return info, false
 	}
 	return info, true
@@ -283,7 +298,7 @@ func (a *api) retractUpload(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ingest.ErrNotRetractable):
 		writeError(w, http.StatusConflict, err.Error())
 	case err != nil:
-		a.unavailable(w, r, err)
+		a.fail(w, r, err)
 	default:
 		writeJSON(w, http.StatusOK, info)
 	}

@@ -152,8 +152,7 @@ func TestUploadErrors(t *testing.T) {
 	}
 
 	r := s.post(t, "/api/v1/uploads", up, "application/geo+json", []byte(strings.Replace(fc, "poppy", "wheat", 1)))
-	var rc receipt
-	r.json(t, &rc)
+	rc := wantProblem(t, r, 422, "/problems/upload-rejected", "nothing was stored")
 	if len(rc.Problems) != 1 || rc.Problems[0].Pointer != "/features/0/properties/crop" || rc.Problems[0].FieldID != "F-1" || rc.Problems[0].Message != `crop "wheat" is not poppy or cannabis` {
 		t.Fatalf("problems %+v", rc.Problems)
 	}
@@ -259,8 +258,6 @@ func TestUploadsListReceiptRawAndRetraction(t *testing.T) {
 		t.Fatal("clearances not retracted")
 	}
 	wantError(t, s.do(t, "DELETE", "/api/v1/uploads/99999", tokens[auth.Admin], ""), 404, "no upload 99999")
-	bad := s.post(t, "/api/v1/uploads", tokens[auth.Uploader], "application/geo+json", []byte("{"))
-	var rc receipt
-	bad.json(t, &rc)
-	wantError(t, s.do(t, "DELETE", fmt.Sprintf("/api/v1/uploads/%d", rc.ID), tokens[auth.Admin], ""), 409, "the upload was rejected")
+	bad := wantProblem(t, s.post(t, "/api/v1/uploads", tokens[auth.Uploader], "application/geo+json", []byte("{")), 400, "/problems/not-geojson", "body is not valid GeoJSON")
+	wantError(t, s.do(t, "DELETE", fmt.Sprintf("/api/v1/uploads/%d", bad.Upload.ID), tokens[auth.Admin], ""), 409, "the upload was rejected")
 }

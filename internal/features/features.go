@@ -198,12 +198,12 @@ func ParseDatetime(s string) (from, to time.Time, err error) {
 		if v == ".." || v == "" {
 			return time.Time{}, nil
 		}
-		if t, err := time.Parse(time.DateOnly, v); err == nil {
-			return t, nil
-		}
-		t, err := time.Parse(time.RFC3339, v)
+		t, err := time.Parse(time.DateOnly, v)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("datetime=%q: want a date, an RFC 3339 time, or an interval of them (start/end, .. for open)", s)
+			t, err = time.Parse(time.RFC3339, v)
+		}
+		if err != nil || !acreage.ValidDate(t) {
+			return time.Time{}, fmt.Errorf("datetime=%q: want a date (years 1 to 9999), an RFC 3339 time, or an interval of them (start/end, .. for open)", s)
 		}
 		y, m, d := t.Date()
 		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil

@@ -389,7 +389,7 @@ func (d *Decoder) endObject() (*RawFeature, error) {
 	case typ == "FeatureCollection":
 		return nil, &SyntaxError{d.offset(), `the FeatureCollection has no "features" array`}
 	case hasFeatures:
-		return nil, &SyntaxError{d.offset(), fmt.Sprintf(`a %s cannot have "features"`, typ)}
+		return nil, &SyntaxError{d.offset(), fmt.Sprintf(`a %q cannot have "features"`, typ)}
 	}
 	f := &RawFeature{Index: d.index, Type: typ}
 	d.index++

@@ -68,7 +68,7 @@ func TestDecoderSyntaxErrors(t *testing.T) {
 		{"no type", `{"features":[]}`, `has no "type"`},
 		{"features not an array", `{"type":"FeatureCollection","features":{}}`, "features must be an array"},
 		{"collection without features", `{"type":"FeatureCollection"}`, `has no "features" array`},
-		{"feature with features", `{"type":"Feature","features":[]}`, `a Feature cannot have "features"`},
+		{"feature with features", `{"type":"Feature","features":[]}`, `a "Feature" cannot have "features"`},
 		{"duplicate member", `{"type":"FeatureCollection","type":"Feature","features":[]}`, `member "type" appears twice`},
 		{"NaN", `{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[NaN,1]]]}}`, "invalid character 'N'"},
 		{"depth bomb", strings.Repeat("[", 20000), "expected a JSON object"},

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/paulmach/orb"
@@ -101,14 +104,10 @@ func checkFeature(f *RawFeature, d Defaults, today time.Time, seenIDs map[string
 		add(&problems, "", "not a GeoJSON Feature object")
 		return nil, problems, nil
 	default:
-		add(&problems, "/type", fmt.Sprintf("a %s is not accepted: send Features with Polygon or MultiPolygon geometry", f.Type))
+		add(&problems, "/type", fmt.Sprintf("a %q is not accepted: send Features with Polygon or MultiPolygon geometry", f.Type))
 		return nil, problems, nil
 	}
 
-	if bytes.Contains(f.Properties, []byte(`\u0000`)) {
-		add(&problems, "/properties", `properties contain a NUL character (\u0000), which cannot be stored`)
-		return nil, problems, nil
-	}
 	props := map[string]json.RawMessage{}
 	if len(f.Properties) > 0 && !bytes.Equal(f.Properties, []byte("null")) {
 		if err := json.Unmarshal(f.Properties, &props); err != nil {
@@ -118,6 +117,12 @@ func checkFeature(f *RawFeature, d Defaults, today time.Time, seenIDs map[string
 		c.props = f.Properties
 	} else {
 		c.props = json.RawMessage("{}")
+	}
+	if bad := unstorableProperties(f.Properties, props); len(bad) > 0 {
+		for _, b := range bad {
+			add(&problems, b.pointer, b.message)
+		}
+		return nil, problems, nil
 	}
 	prop := func(name string) (json.RawMessage, string) { return lookup(props, name) }
 
@@ -242,13 +247,9 @@ func (c *clearance) setReportedArea(areaRaw json.RawMessage, areaKey string, uni
 	if unitKey == "" {
 		return "reported_area is given without reported_unit (acre, kanal, hectare or m2)", "/properties/" + areaKey
 	}
-	var area float64
-	if err := json.Unmarshal(areaRaw, &area); err != nil || area < 0 || math.IsInf(area, 0) {
-		// Some tools write numbers as strings.
-		s, _ := stringValue(areaRaw)
-		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%g", &area); err != nil || area < 0 || math.IsInf(area, 0) || math.IsNaN(area) {
-			return "reported_area must be a number, zero or more", "/properties/" + areaKey
-		}
+	area, msg := reportedNumber(areaRaw)
+	if msg != "" {
+		return msg, "/properties/" + areaKey
 	}
 	s, _ := stringValue(unitRaw)
 	unit := strings.ToLower(strings.TrimSpace(s))
@@ -261,8 +262,115 @@ func (c *clearance) setReportedArea(areaRaw json.RawMessage, areaKey string, uni
 		return fmt.Sprintf("reported_unit %q is not acre, kanal, hectare or m2", s), "/properties/" + unitKey
 	}
 	m2 := area * unitM2[name]
+	if m2 > maxReportedM2 {
+		return fmt.Sprintf("reported_area %g %s is out of range: a field's reported area must be under 100,000 hectares", area, name), "/properties/" + areaKey
+	}
 	c.reportedArea, c.reportedUnit, c.reportedAreaM2 = &area, &name, &m2
 	return "", ""
+}
+
+// maxReportedM2 bounds a reported area: 100,000 hectares, forty times the
+// largest field accepted, so a wrong unit still shows but a number past
+// every measure (1e308, Infinity in m²) does not.
+const maxReportedM2 = 1e9
+
+// reportedNumber reads reported_area: a JSON number, or a string holding
+// one, as some tools write numbers. Only JSON's number syntax counts, so
+// "5 acres", "0x10" and "NaN" are refused, not read in part.
+func reportedNumber(raw json.RawMessage) (float64, string) {
+	number := raw
+	s, isString := stringValue(raw)
+	if isString {
+		number = json.RawMessage(strings.TrimSpace(s))
+	}
+	var area float64
+	if err := json.Unmarshal(number, &area); err != nil || area < 0 {
+		if isString {
+			return 0, fmt.Sprintf("reported_area %q is not a number, zero or more: give the number alone, the unit in reported_unit", s)
+		}
+		return 0, "reported_area must be a number, zero or more"
+	}
+	return area, ""
+}
+
+// unstorableProblem is a property PostgreSQL cannot hold.
+type unstorableProblem struct{ pointer, message string }
+
+// unstorableProperties finds the properties whose text PostgreSQL cannot
+// hold (see unstorable), naming each; a property name that holds such text
+// is reported without its name, which cannot be shown either.
+func unstorableProperties(raw json.RawMessage, props map[string]json.RawMessage) []unstorableProblem {
+	what := unstorable(raw)
+	if what == "" {
+		return nil
+	}
+	var bad []unstorableProblem
+	for _, key := range slices.Sorted(maps.Keys(props)) {
+		if w := unstorable(props[key]); w != "" && !strings.ContainsRune(key, 0) {
+			bad = append(bad, unstorableProblem{"/properties/" + key, key + " holds " + w})
+		}
+	}
+	if len(bad) == 0 {
+		bad = append(bad, unstorableProblem{"/properties", "a property name holds " + what})
+	}
+	return bad
+}
+
+// unstorable finds the first escape in JSON text that PostgreSQL's text
+// and jsonb cannot hold: \u0000, or half of a UTF-16 surrogate pair (as
+// JavaScript writes when text is cut inside an emoji). It says what it
+// found, or returns "". Escapes are read whole, so an escaped backslash
+// followed by "u0000" is text, not a NUL. raw is valid JSON: a backslash
+// appears only in strings.
+func unstorable(raw []byte) string {
+	const (
+		nul       = `a NUL character (\u0000), which cannot be stored: remove it`
+		surrogate = "a lone UTF-16 surrogate (half of a character such as an emoji, as when text is cut short), " +
+			"which cannot be stored: send the whole character or remove it"
+	)
+	for i := bytes.IndexByte(raw, '\\'); i >= 0 && i+1 < len(raw); {
+		if raw[i+1] != 'u' {
+			i = nextEscape(raw, i+2)
+			continue
+		}
+		r, ok := hex4(raw, i+2)
+		switch {
+		case !ok:
+			return ""
+		case r == 0:
+			return nul
+		case utf16.IsSurrogate(r) && r < 0xdc00: // high half: a low half must follow
+			if low, ok := hex4(raw, i+8); !ok || raw[i+6] != '\\' || raw[i+7] != 'u' || low < 0xdc00 || low > 0xdfff {
+				return surrogate
+			}
+			i = nextEscape(raw, i+12)
+		case utf16.IsSurrogate(r): // low half without a high one
+			return surrogate
+		default:
+			i = nextEscape(raw, i+6)
+		}
+	}
+	return ""
+}
+
+// nextEscape is the index of the first backslash in raw from i on, or -1.
+func nextEscape(raw []byte, i int) int {
+	if i >= len(raw) {
+		return -1
+	}
+	if j := bytes.IndexByte(raw[i:], '\\'); j >= 0 {
+		return i + j
+	}
+	return -1
+}
+
+// hex4 reads the four hex digits of a \u escape at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i:i+4]), 16, 16)
+	return rune(n), err == nil
 }
 
 // lookup finds a property by name, or, as KoboToolbox flattens groups into

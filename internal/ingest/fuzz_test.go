@@ -22,6 +22,7 @@ func FuzzDecodeAndCheck(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"Polygon","coordinates":[[71.1,34.05],[71.2,34.05],[71.2,34.1]]}`), false)
 	f.Add([]byte(`{"type":"Feature","properties":{"crop":"poppy","cleared_on":"2026-03-14","reported_area":1,"reported_unit":"jerib"},"geometry":null}`), false)
+	f.Add([]byte(`{"type":"Feature","properties":{"crop":"poppy","cleared_on":"2026-03-14","notes":"C:\\u0000 \ud83c\udf3e","reported_area":"1e308","reported_unit":"acre"},"geometry":null}`), false)
 	f.Add([]byte("\x1e{\"type\":\"Feature\"}\n\x1e[1,2]\n"), true)
 	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"cleared_on":1e400}}]}`), false)
 	f.Fuzz(func(t *testing.T, body []byte, sequence bool) {
@@ -73,12 +74,18 @@ func checkClearance(t *testing.T, c *clearance) {
 		t.Fatalf("accepted date %v", c.clearedOn)
 	}
 	for _, s := range []*string{c.fieldID, c.team, c.method, c.notes} {
-		if s != nil && (!utf8.ValidString(*s) || utf8.RuneCountInString(*s) > maxNotes) {
+		if s != nil && (!utf8.ValidString(*s) || utf8.RuneCountInString(*s) > maxNotes || strings.ContainsRune(*s, 0)) {
 			t.Fatalf("accepted text %q", *s)
 		}
 	}
 	if (c.reportedArea == nil) != (c.reportedUnit == nil) || (c.reportedArea != nil && *c.reportedArea < 0) {
 		t.Fatal("accepted a reported area without its unit, or a negative one")
+	}
+	if c.reportedAreaM2 != nil && !(*c.reportedAreaM2 <= maxReportedM2) {
+		t.Fatalf("accepted a reported area of %g m²", *c.reportedAreaM2)
+	}
+	if unstorable(c.props) != "" {
+		t.Fatalf("accepted properties PostgreSQL cannot hold: %s", c.props)
 	}
 	if len(c.geometry) == 0 {
 		t.Fatal("accepted an empty geometry")

@@ -64,7 +64,7 @@ func parseGeometry(raw json.RawMessage) (orb.MultiPolygon, []string, string) {
 	case "":
 		return nil, nil, `geometry has no "type"`
 	default:
-		return nil, nil, fmt.Sprintf("geometry is a %s; a cleared field must be a Polygon or MultiPolygon", g.Type)
+		return nil, nil, fmt.Sprintf("geometry is a %q; a cleared field must be a Polygon or MultiPolygon", g.Type)
 	}
 	if len(polygons) == 0 {
 		return nil, nil, "geometry has no coordinates"

@@ -94,6 +94,22 @@ type Result struct {
 // ErrKeyReused means an Idempotency-Key came back with a different body.
 var ErrKeyReused = errors.New("this Idempotency-Key was used for a different upload; use a new key for new data")
 
+// KeyRetractedError means an Idempotency-Key came back after an admin
+// retracted the upload it was first used for. A retry under that key is
+// refused rather than replayed (the receipt no longer holds) or stored
+// anew (which would quietly undo the retraction).
+type KeyRetractedError struct {
+	Key         string
+	Upload      int64
+	RetractedBy string
+	RetractedAt time.Time
+}
+
+func (e *KeyRetractedError) Error() string {
+	return fmt.Sprintf("Idempotency-Key %q was used for upload %d, which %s retracted at %s; it is not stored again under that key: "+
+		"to upload the data anew, send it with a new key", e.Key, e.Upload, e.RetractedBy, e.RetractedAt.UTC().Format(time.RFC3339))
+}
+
 // Thresholds of SPEC §3.1.
 const (
 	acreM2         = acreage.AcreM2
@@ -138,8 +154,8 @@ var ErrBusy = errors.New("the server is busy storing other uploads; retry shortl
 const keepRejected = 1 << 20
 
 // Store reads, checks and stores an upload. Errors are a *ReadError (the
-// body could not be read: nothing stored), ErrKeyReused, ErrBusy, or a
-// database error.
+// body could not be read: nothing stored), ErrKeyReused, a
+// *KeyRetractedError, ErrBusy, or a database error.
 func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 	body, err := spool(u.Body)
 	var syntax *SyntaxError
@@ -292,17 +308,22 @@ func lockAndFindReplay(ctx context.Context, tx pgx.Tx, u Upload, sum []byte, par
 	}
 	var receipt Receipt
 	var sameBytes bool
+	var retracted KeyRetractedError
+	var retractedAt *time.Time
 	err := tx.QueryRow(ctx, `
-		SELECT receipt, sha256 = $2 AND params = $3 FROM uploads
-		WHERE status = 'accepted' AND token_id IS NOT DISTINCT FROM $1
-		  AND ((sha256 = $2 AND params = $3) OR idempotency_key = $4)
+		SELECT receipt, sha256 = $2 AND params = $3, id, coalesce(retracted_by, ''), retracted_at FROM uploads
+		WHERE token_id IS NOT DISTINCT FROM $1
+		  AND ((status = 'accepted' AND sha256 = $2 AND params = $3) OR idempotency_key = $4)
 		ORDER BY (idempotency_key = $4) DESC NULLS LAST, id LIMIT 1`,
-		u.TokenID, sum, params, u.IdempotencyKey).Scan(&receipt, &sameBytes)
+		u.TokenID, sum, params, u.IdempotencyKey).Scan(&receipt, &sameBytes, &retracted.Upload, &retracted.RetractedBy, &retractedAt)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, nil
 	case err != nil:
-		return nil, err
+		return nil, fmt.Errorf("finding an earlier upload: %w", err)
+	case retractedAt != nil:
+		retracted.Key, retracted.RetractedAt = u.IdempotencyKey, *retractedAt
+		return nil, &retracted
 	case !sameBytes:
 		return nil, ErrKeyReused
 	}

@@ -380,6 +380,21 @@ func TestRepeatsCountOnce(t *testing.T) {
 	if !errors.Is(err, ingest.ErrKeyReused) {
 		t.Fatalf("key reused for other bytes: %v", err)
 	}
+
+	// Once its upload is retracted, the key is refused, naming the
+	// retraction, and nothing is stored.
+	if _, err := ingest.Retract(context.Background(), f.svc.DB, k1.Receipt.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	uploads := f.count(t, "SELECT count(*) FROM uploads")
+	_, err = f.svc.Store(context.Background(), ingest.Upload{Body: strings.NewReader(manyFields(3, -1)), Uploader: "test", IdempotencyKey: "phone-7:42"})
+	var retracted *ingest.KeyRetractedError
+	if !errors.As(err, &retracted) || retracted.Upload != k1.Receipt.ID || retracted.RetractedBy != "admin" || retracted.Key != "phone-7:42" {
+		t.Fatalf("key of a retracted upload: %v", err)
+	}
+	if n := f.count(t, "SELECT count(*) FROM uploads"); n != uploads {
+		t.Fatalf("the refused retry stored %d uploads", n-uploads)
+	}
 }
 
 func TestConcurrentUploadsAreStoredExactlyOnce(t *testing.T) {

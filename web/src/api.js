@@ -3,10 +3,13 @@
 
 let csrf = '';
 
-/** An API error, with the JSON body the server sent (error, problems). */
+/**
+ * An API error, with the RFC 9457 problem the server sent (type, title,
+ * status, detail, and for a rejected upload problems and upload).
+ */
 export class APIError extends Error {
   constructor(status, body) {
-    super(body?.error || `HTTP ${status}`);
+    super(body?.detail || body?.title || `HTTP ${status}`);
     this.status = status;
     this.body = body;
   }

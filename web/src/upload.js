@@ -22,11 +22,13 @@ function receiptHTML(status, r, fileName) {
       <ul class="districts">${districts}</ul>
       ${problemsTable(r.warnings, r.more_warnings, 'Warnings (stored anyway)')}`;
   }
+  // Anything else is an RFC 9457 problem: detail says what happened, and a
+  // rejected upload lists its problems.
   const problems = r?.problems ?? [];
-  const head = status === 422
+  const head = problems.length
     ? `Nothing was stored: ${count(problems.length + (r.more_problems || 0))} problem${problems.length === 1 && !r.more_problems ? '' : 's'} in ${esc(fileName)}. Fix them and upload the file again.`
-    : `Not stored: ${esc(r?.error || `the server answered ${status}`)}`;
-  return `<h3 class="bad">${head}</h3>${status === 422 ? `<p>${esc(r.error || '')}</p>` : ''}
+    : `Not stored: ${esc(r?.detail || `the server answered ${status}`)}`;
+  return `<h3 class="bad">${head}</h3>${problems.length ? `<p>${esc(r.detail || '')}</p>` : ''}
     ${problemsTable(problems, r?.more_problems, 'Problems, by feature (counted from 1)')}`;
 }
 
