@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"clearmap/internal/auth"
 	"clearmap/internal/testdb"
+	"clearmap/internal/testlog"
 	"clearmap/migrations"
 )
 
@@ -197,30 +197,12 @@ func TestLoadDistrictsCommand(t *testing.T) {
 	}
 }
 
-// syncBuffer lets a test read what a running server writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startServe runs `clearmap serve` until the test stops it, and returns the
 // URL it listens on. env sets more variables, as name, value pairs.
-func startServe(t *testing.T, dbURL string, env ...string) (base string, stdout, stderr *syncBuffer, stop func() int) {
+func startServe(t *testing.T, dbURL string, env ...string) (base string, stdout, stderr *testlog.Buffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &testlog.Buffer{}, &testlog.Buffer{}
 	vars := map[string]string{"DATABASE_URL": dbURL, "CLEARMAP_ADDR": "127.0.0.1:0"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +21,7 @@ import (
 	"clearmap/internal/metrics"
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
+	"clearmap/internal/testlog"
 	"clearmap/internal/tiles"
 	"clearmap/web"
 )
@@ -30,7 +30,7 @@ import (
 type service struct {
 	url     string
 	pool    *pgxpool.Pool
-	logs    *logBuffer
+	logs    *testlog.Buffer
 	handler http.Handler
 }
 
@@ -47,7 +47,7 @@ func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// As in serve: tiles and tokens kept in memory, told of changes by
 	// notifications.
@@ -75,25 +75,6 @@ func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return &service{url: srv.URL, pool: pool, logs: logs, handler: handler}
-}
-
-// logBuffer keeps the server's log for a test to read while requests are
-// still being logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 type response struct {

@@ -120,12 +120,10 @@ func TestRawIsServedAsData(t *testing.T) {
 			if c.want == "" {
 				return
 			}
-			var rc receipt
-			r.json(t, &rc)
-			raw := s.do(t, "GET", fmt.Sprintf("/api/v1/uploads/%d/raw", rc.ID), tokens[auth.Analyst], "")
+			raw := s.do(t, "GET", fmt.Sprintf("/api/v1/uploads/%d/raw", receiptOf(t, r).ID), tokens[auth.Analyst], "")
 			h := raw.header
 			if raw.status != 200 || h.Get("Content-Type") != c.want || h.Get("X-Content-Type-Options") != "nosniff" ||
-				h.Get("Content-Disposition") != fmt.Sprintf(`attachment; filename="`+c.filename+`"`, rc.ID) {
+				h.Get("Content-Disposition") != fmt.Sprintf(`attachment; filename="`+c.filename+`"`, receiptOf(t, r).ID) {
 				t.Fatalf("raw: %d %v", raw.status, h)
 			}
 			if c.contentType != "" && raw.body != string(c.body) {
@@ -236,9 +234,8 @@ func TestRejectedUploadsKeepABoundedPrefix(t *testing.T) {
 	for i, wantKept := range []int{1 << 20, 1 << 20, 1 << 20, 0} {
 		body := noFeatures(i)
 		r := s.post(t, "/api/v1/uploads", token, "application/geo+json", body)
-		var rc receipt
-		r.json(t, &rc)
-		if r.status != 422 || rc.Error != "the upload has no features" {
+		rc := wantProblem(t, r, 422, "/problems/upload-rejected", "the upload has no features").Upload
+		if rc == nil || rc.Error != "the upload has no features" {
 			t.Fatalf("upload %d: %d %s", i, r.status, r.body)
 		}
 		var size, kept, chunks int64
@@ -434,4 +431,20 @@ func TestBusyUploadsAre503(t *testing.T) {
 	if n := countUploads(t, s); n != 1 {
 		t.Fatalf("%d uploads stored, want the one that had its turn", n)
 	}
+}
+
+// receiptOf reads an upload's receipt from its answer: the body of a 2xx,
+// the problem's upload member otherwise.
+func receiptOf(t *testing.T, r response) receipt {
+	t.Helper()
+	if r.status < 300 {
+		var rc receipt
+		r.json(t, &rc)
+		return rc
+	}
+	p := wantProblem(t, r, r.status, "", "")
+	if p.Upload == nil {
+		t.Fatalf("%d without the upload's receipt: %s", r.status, r.body)
+	}
+	return *p.Upload
 }

@@ -27,10 +27,7 @@ type problemBody struct {
 		Pointer string
 		Message string
 	}
-	Upload *struct {
-		ID     int64
-		Status string
-	}
+	Upload *receipt
 }
 
 // wantProblem checks that r is an RFC 9457 problem with this status, whose
@@ -262,7 +259,7 @@ func TestClientGoneAndDraining(t *testing.T) {
 	if !strings.Contains(logs, "client closed request") || strings.Contains(logs, "level=ERROR") || strings.Contains(logs, "unavailable") {
 		t.Fatalf("logs: %s", logs)
 	}
-	if m := s.do(t, "GET", "/metrics", "", "").body; !strings.Contains(m, `status="499"`) || strings.Contains(m, `status="5`) {
+	if m := s.do(t, "GET", "/metrics", tokens[auth.Admin], "").body; !strings.Contains(m, `status="499"`) || strings.Contains(m, `status="5`) {
 		t.Fatalf("metrics:\n%s", m)
 	}
 
