@@ -316,13 +316,90 @@ func unstorableProperties(raw json.RawMessage, props map[string]json.RawMessage)
 	return bad
 }
 
-// unstorable finds the first escape in JSON text that PostgreSQL's text
-// and jsonb cannot hold: \u0000, or half of a UTF-16 surrogate pair (as
-// JavaScript writes when text is cut inside an emoji). It says what it
+// unstorable finds the first thing in JSON text that PostgreSQL's jsonb
+// cannot hold, or would hold only at great cost: an escape it refuses (see
+// unstorableEscape), or a number out of range (see unstorableNumber). It
+// says what it found, or returns "". raw is valid JSON.
+func unstorable(raw []byte) string {
+	if what := unstorableEscape(raw); what != "" {
+		return what
+	}
+	return unstorableNumber(raw)
+}
+
+// Bounds on the numbers a property may hold. jsonb keeps a number as
+// PostgreSQL numeric, written out in full: 1e131071 is stored, and served,
+// as 131,072 digits, and a few more digits overflow it (an error, once a
+// 500). A number within them is stored as written, at most a few hundred
+// digits; a double reaches about 1.8e308 and, unless zero, 4.9e-324.
+const (
+	maxNumberLength   = 400
+	maxNumberExponent = 330
+)
+
+// unstorableNumber finds the first number in JSON text that is longer than
+// maxNumberLength characters, has an exponent past maxNumberExponent
+// either way (0e999999 included), or lies beyond a double's range.
+func unstorableNumber(raw []byte) string {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			i = stringEnd(raw, i)
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(raw) && strings.IndexByte("0123456789.eE+-", raw[j]) >= 0 {
+				j++
+			}
+			if !storableNumber(string(raw[i:j])) {
+				shown := string(raw[i:j])
+				if len(shown) > 40 {
+					shown = shown[:38] + "…"
+				}
+				return fmt.Sprintf("the number %s, out of range: write numbers in at most %d characters, "+
+					"with an exponent from -%d to %d, within ±1.8e308", shown, maxNumberLength, maxNumberExponent, maxNumberExponent)
+			}
+			i = j - 1
+		}
+	}
+	return ""
+}
+
+// storableNumber says whether a JSON number is within the bounds above.
+func storableNumber(n string) bool {
+	if len(n) > maxNumberLength {
+		return false
+	}
+	if e := strings.IndexAny(n, "eE"); e >= 0 {
+		exp, err := strconv.Atoi(strings.TrimPrefix(n[e+1:], "+"))
+		if err != nil || exp > maxNumberExponent || exp < -maxNumberExponent {
+			return false
+		}
+	}
+	_, err := strconv.ParseFloat(n, 64)
+	return err == nil
+}
+
+// stringEnd is the index of the quote that ends the JSON string whose
+// opening quote is at raw[i].
+func stringEnd(raw []byte, i int) int {
+	for i++; i < len(raw); i++ {
+		switch raw[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(raw)
+}
+
+// unstorableEscape finds the first escape in JSON text that PostgreSQL's
+// text and jsonb cannot hold: \u0000, or half of a UTF-16 surrogate pair
+// (as JavaScript writes when text is cut inside an emoji). It says what it
 // found, or returns "". Escapes are read whole, so an escaped backslash
 // followed by "u0000" is text, not a NUL. raw is valid JSON: a backslash
 // appears only in strings.
-func unstorable(raw []byte) string {
+func unstorableEscape(raw []byte) string {
 	const (
 		nul       = `a NUL character (\u0000), which cannot be stored: remove it`
 		surrogate = "a lone UTF-16 surrogate (half of a character such as an emoji, as when text is cut short), " +
