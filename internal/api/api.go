@@ -4,8 +4,11 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -56,7 +59,8 @@ type api struct {
 func New(d Deps) http.Handler {
 	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute), signIns: newFailureLimiter(signInBurst, signInRefill, time.Now)}
 	r := chi.NewRouter()
-	r.Use(a.logRequests, securityHeaders, checkInput)
+	// Every GET route answers HEAD too (net/http sends no body for it).
+	r.Use(a.logRequests, securityHeaders, checkInput, middleware.GetHead)
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed(r))
 
@@ -130,7 +134,8 @@ func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var allowed []string
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
-			if routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			if routes.Match(chi.NewRouteContext(), m, r.URL.Path) ||
+				m == http.MethodHead && routes.Match(chi.NewRouteContext(), http.MethodGet, r.URL.Path) {
 				allowed = append(allowed, m)
 			}
 		}
@@ -188,12 +193,22 @@ func webFiles() http.HandlerFunc {
 	}
 }
 
-// decodeBody reads a small JSON object into v, answering 400 (naming the
-// shape wanted) for anything else.
+// decodeBody reads a small JSON object into v. It answers 415 for a body
+// that is not application/json (which an HTML form on another site could
+// send), and 400, naming the shape wanted, for anything but one object.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, shape string) bool {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("%s takes Content-Type: application/json, not %q", r.URL.Path, ct))
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = fmt.Errorf("more data after the JSON object, at byte %d", dec.InputOffset())
+	}
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "body must be a JSON object "+shape+": "+err.Error())
 		return false
 	}

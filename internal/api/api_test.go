@@ -91,9 +91,15 @@ func (r response) json(t *testing.T, v any) {
 	}
 }
 
+// do makes a request with a token (if not empty) and a body, sent as
+// application/json when there is one.
 func (s *service) do(t *testing.T, method, path, token, body string) response {
 	t.Helper()
-	return s.send(t, method, path, token, []byte(body))
+	contentType := ""
+	if body != "" {
+		contentType = "application/json"
+	}
+	return s.send(t, method, path, token, []byte(body), "Content-Type", contentType)
 }
 
 // send makes a request with a token (if not empty) and headers given as

@@ -143,7 +143,7 @@ func TestErrorsSayWhatHappened(t *testing.T) {
 		{"wrong role", "GET", "/api/v1/summary", up, "", "", nil, 403, blank, "the uploader role may not do this"},
 		{"no such route", "GET", "/api/v1/nothing", analyst, "", "", nil, 404, blank, "no such resource: /api/v1/nothing"},
 		{"no such file", "GET", "/assets/nothing.js", "", "", "", nil, 404, blank, "no such resource: /assets/nothing.js"},
-		{"wrong method", "PUT", "/api/v1/summary", analyst, "", "", nil, 405, blank, "PUT is not allowed on /api/v1/summary; allowed: GET"},
+		{"wrong method", "PUT", "/api/v1/summary", analyst, "", "", nil, 405, blank, "PUT is not allowed on /api/v1/summary; allowed: GET, HEAD"},
 		{"too large", "POST", "/api/v1/uploads", up, "application/geo+json", fc(okProps + `,"notes":"` + strings.Repeat("n", 70000) + `"`), nil,
 			413, blank, "the upload is larger than 65536 bytes"},
 		{"wrong content type", "POST", "/api/v1/uploads", up, "text/csv", "a,b", nil, 415, blank, `Content-Type "text/csv" is not accepted`},
@@ -155,8 +155,8 @@ func TestErrorsSayWhatHappened(t *testing.T) {
 			if n := count(t, s.pool, "clearances"); n != fields {
 				t.Fatalf("%d fields stored by a rejected request", n-fields)
 			}
-			if c.status == 405 && r.header.Get("Allow") != "GET" {
-				t.Fatalf("405 with Allow %q, want GET", r.header.Get("Allow"))
+			if c.status == 405 && r.header.Get("Allow") != "GET, HEAD" {
+				t.Fatalf("405 with Allow %q, want GET, HEAD", r.header.Get("Allow"))
 			}
 			if c.typ == rejectedUpload && (p.Upload == nil || p.Upload.Status != "rejected" || p.Upload.ID == 0) {
 				t.Fatalf("a rejected upload's problem lacks its receipt: %.400s", r.body)
@@ -292,3 +292,67 @@ func TestBugsAre500WithTheRequestID(t *testing.T) {
 }
 
 const blankType = "about:blank"
+
+// TestJSONBodiesHoldOneObject: the small JSON bodies (a new token, a
+// reported figure, a sign-in) are application/json holding one object and
+// nothing after it; anything else is refused before it changes anything.
+func TestJSONBodiesHoldOneObject(t *testing.T) {
+	ctx := context.Background()
+	s, tokens := uploadService(t)
+	admin := tokens[auth.Admin]
+	reported := `{"scope":"PK","from":"2026-01-01","to":"2026-12-31","acres":40659,"source":"ANF"}`
+	for _, c := range []struct {
+		name, path, contentType, body string
+		status                        int
+		msg                           string
+	}{
+		{"two tokens", "/api/v1/tokens", "application/json", `{"name":"zz1","role":"analyst"}{"name":"zz2","role":"admin"}`,
+			400, "more data after the JSON object"},
+		{"a token and garbage", "/api/v1/tokens", "application/json", `{"name":"zz3","role":"analyst"} garbage`,
+			400, "more data after the JSON object"},
+		{"a token as text", "/api/v1/tokens", "text/plain", `{"name":"zz4","role":"analyst"}`,
+			415, `takes Content-Type: application/json, not "text/plain"`},
+		{"a token as a form", "/api/v1/tokens", "application/x-www-form-urlencoded", `{"name":"zz5","role":"analyst"}`,
+			415, "application/json"},
+		{"a figure and another", "/api/v1/reported", "application/json", reported + `{"a":1}`,
+			400, "more data after the JSON object"},
+		{"a sign-in and another", "/api/v1/session", "application/json", `{"token":"` + tokens[auth.Analyst] + `"}{"token":"x"}`,
+			400, "more data after the JSON object"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wantProblem(t, s.post(t, c.path, admin, c.contentType, []byte(c.body)), c.status, "", c.msg)
+		})
+	}
+	var tokensMade, figures int
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM tokens WHERE name LIKE 'zz%'), (SELECT count(*) FROM reported_figures)`).Scan(&tokensMade, &figures); err != nil {
+		t.Fatal(err)
+	}
+	if tokensMade != 0 || figures != 0 {
+		t.Fatalf("refused bodies stored %d tokens and %d reported figures", tokensMade, figures)
+	}
+	// One object, with white space after it, is taken.
+	if r := s.post(t, "/api/v1/tokens", admin, "application/json; charset=utf-8", []byte(`{"name":"zz6","role":"analyst"}`+" \n")); r.status != 201 {
+		t.Fatalf("one token: %d %s", r.status, r.body)
+	}
+}
+
+// TestEveryGetAnswersHead: each GET route answers HEAD with the status and
+// headers GET gives, and no body (SPEC §4; RFC 9110 §9.3.2).
+func TestEveryGetAnswersHead(t *testing.T) {
+	s, tokens := uploadService(t)
+	admin := tokens[auth.Admin]
+	for _, path := range []string{"/healthz", "/readyz", "/", "/tiles.json", "/style.json", "/tiles/5/22/13.mvt",
+		"/ogc", "/ogc/collections/districts/items?limit=1", "/api/v1/summary", "/api/v1/districts?format=csv", "/metrics"} {
+		get := s.do(t, "GET", path, admin, "")
+		head := s.do(t, "HEAD", path, admin, "")
+		if get.status != 200 || head.status != 200 || head.body != "" ||
+			head.header.Get("Content-Type") != get.header.Get("Content-Type") {
+			t.Errorf("%s: GET %d %q, HEAD %d %q with %d bytes of body", path, get.status, get.header.Get("Content-Type"),
+				head.status, head.header.Get("Content-Type"), len(head.body))
+		}
+	}
+	// A route without GET still refuses HEAD.
+	if r := s.do(t, "HEAD", "/api/v1/reported/1", admin, ""); r.status != 405 || r.header.Get("Allow") != "DELETE" {
+		t.Errorf("HEAD on a DELETE-only route: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"clearmap/internal/metrics"
 )
@@ -43,7 +44,7 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 // (CLEARMAP_METRICS_ADDR).
 func MetricsHandler(m *metrics.Metrics) http.Handler {
 	r := chi.NewRouter()
-	r.Use(securityHeaders)
+	r.Use(securityHeaders, middleware.GetHead)
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed(r))
 	r.Get("/metrics", m.Handler().ServeHTTP)

@@ -2,8 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
-	"mime"
 	"net/http"
 	"time"
 
@@ -40,10 +38,6 @@ func infoOf(s auth.Session) sessionInfo {
 func (a *api) signIn(w http.ResponseWriter, r *http.Request) {
 	if fromOtherSite(r) {
 		writeError(w, http.StatusForbidden, "sign-in from another site is refused: sign in on the service's own page")
-		return
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("sign-in takes Content-Type: application/json, not %q", r.Header.Get("Content-Type")))
 		return
 	}
 	var req struct {

@@ -47,7 +47,7 @@ func TestSignInTakesOnlyJSON(t *testing.T) {
 	for _, ct := range []string{"text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
 		t.Run(ct, func(t *testing.T) {
 			r := s.post(t, "/api/v1/session", "", ct, body)
-			wantError(t, r, 415, "sign-in takes Content-Type: application/json")
+			wantError(t, r, 415, "/api/v1/session takes Content-Type: application/json")
 			wantNoCookie(t, r)
 		})
 	}
