@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -447,4 +449,42 @@ func receiptOf(t *testing.T, r response) receipt {
 		t.Fatalf("%d without the upload's receipt: %s", r.status, r.body)
 	}
 	return *p.Upload
+}
+
+// TestAnnouncedOversizeIsRefusedAtOnce: a body whose Content-Length is over
+// the limit gets its 413 before the client sends it (it may be 64 MiB over
+// a field link); nothing is kept.
+func TestAnnouncedOversizeIsRefusedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s, tokens := uploadService(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The headers alone: the body never comes.
+	if _, err := fmt.Fprintf(conn, "POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/geo+json\r\nContent-Length: 99999999999\r\n\r\n", tokens[auth.Uploader]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer before the body: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{resp.StatusCode, resp.Header, string(body)}
+	wantProblem(t, r, 413, "", "larger than")
+	var uploads int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM uploads").Scan(&uploads); err != nil {
+		t.Fatal(err)
+	}
+	if uploads != 0 {
+		t.Fatalf("%d uploads kept", uploads)
+	}
 }

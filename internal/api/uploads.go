@@ -48,6 +48,13 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A body announced over the limit is refused before it is sent (a
+	// gzip body's limit is on what it expands to, known only by reading).
+	if r.ContentLength > a.MaxUploadBytes && r.Header.Get("Content-Encoding") == "" {
+		a.tooLarge(w)
+		return
+	}
+
 	tok := tokenFrom(r.Context())
 	u := ingest.Upload{Defaults: defaults, Partial: partial, IdempotencyKey: key, TokenID: &tok.ID, Uploader: tok.Name}
 	body := http.MaxBytesReader(w, r.Body, a.MaxUploadBytes)
@@ -67,8 +74,7 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	case errors.As(err, &tooLarge):
-		a.Metrics.Upload("too_large", 0)
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than %d bytes; split the file, or send it as newline-delimited GeoJSON in parts", a.MaxUploadBytes))
+		a.tooLarge(w)
 		return
 	case errors.Is(err, errExpands):
 		a.Metrics.Upload("too_large", 0)
@@ -115,6 +121,12 @@ func (a *api) postUpload(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem{Type: typeUploadRejected, Title: "Upload rejected", Status: http.StatusUnprocessableEntity,
 			Detail: res.Receipt.Error, Problems: res.Receipt.Problems, MoreProblems: res.Receipt.MoreProblems, Upload: &res.Receipt})
 	}
+}
+
+// tooLarge answers an upload over the size limit; nothing of it is kept.
+func (a *api) tooLarge(w http.ResponseWriter) {
+	a.Metrics.Upload("too_large", 0)
+	writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is larger than %d bytes; split the file, or send it as newline-delimited GeoJSON in parts", a.MaxUploadBytes))
 }
 
 // uploadBody sets u's body and format from the request's content type and
