@@ -44,7 +44,7 @@ func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 		etag = etag[:len(etag)-1] + `-gz"`
 	}
 	h.Set("ETag", etag)
-	if r.Header.Get("If-None-Match") == etag {
+	if noneMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -165,4 +165,19 @@ func (a *api) style(w http.ResponseWriter, r *http.Request) {
 				"paint": map[string]any{"fill-color": cropColour, "fill-opacity": 0.6, "fill-outline-color": "#222222"}},
 		},
 	})
+}
+
+// noneMatch says whether an If-None-Match header matches etag, a strong
+// entity tag: "*", or a list holding etag under weak comparison (RFC 9110
+// §13.1.2), so that a cache which weakened the tag still gets its 304.
+func noneMatch(header, etag string) bool {
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
+	for _, tag := range strings.Split(header, ",") {
+		if strings.TrimPrefix(strings.TrimSpace(tag), "W/") == etag {
+			return true
+		}
+	}
+	return false
 }

@@ -153,8 +153,14 @@ func TestTiles(t *testing.T) {
 		t.Fatalf("gzip: %v", r.header)
 	}
 	etag := r.header.Get("ETag")
-	if r := s.send(t, "GET", z12, analyst, nil, "Accept-Encoding", "gzip", "If-None-Match", etag); r.status != 304 {
-		t.Fatalf("If-None-Match: %d", r.status)
+	// If-None-Match compares weakly and takes a list or "*" (RFC 9110 §13.1.2).
+	for _, inm := range []string{etag, "W/" + etag, `"other", ` + etag, `"other",W/` + etag, "*"} {
+		if r := s.send(t, "GET", z12, analyst, nil, "Accept-Encoding", "gzip", "If-None-Match", inm); r.status != 304 {
+			t.Fatalf("If-None-Match %s: %d", inm, r.status)
+		}
+	}
+	if r := s.send(t, "GET", z12, analyst, nil, "Accept-Encoding", "gzip", "If-None-Match", `"other", W/"x"`); r.status != 200 {
+		t.Fatalf("If-None-Match of other tags: %d", r.status)
 	}
 	up(fieldAt("P-3", 71.104, 34.053))
 	r = s.send(t, "GET", z12, analyst, nil, "Accept-Encoding", "gzip", "If-None-Match", etag)
