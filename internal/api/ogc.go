@@ -233,13 +233,23 @@ func (a *api) ogcItem(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.fail(w, r, err)
 	default:
-		var feature map[string]any
-		json.Unmarshal(f, &feature)
+		// Members stay as the database wrote them: decoding them would
+		// turn numbers into doubles, and a team's 30-digit id with them.
+		var feature map[string]json.RawMessage
+		if err := json.Unmarshal(f, &feature); err != nil {
+			a.fail(w, r, fmt.Errorf("feature %s of %s: %w", id, c.id, err))
+			return
+		}
 		base := baseURL(r) + "/ogc/collections/" + c.id
-		feature["links"] = []link{
+		links, err := json.Marshal([]link{
 			{base + "/items/" + url.PathEscape(id) + passToken(r), "self", geoJSON, ""},
 			{base + passToken(r), "collection", "application/json", c.title},
+		})
+		if err != nil {
+			a.fail(w, r, err)
+			return
 		}
+		feature["links"] = links
 		w.Header().Set("Content-Type", geoJSON)
 		json.NewEncoder(w).Encode(feature)
 	}

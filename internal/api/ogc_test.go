@@ -44,7 +44,7 @@ func TestOGCAPIFeatures(t *testing.T) {
 		fs = append(fs, f)
 	}
 	if r := s.post(t, "/api/v1/uploads", tokens[auth.Uploader], "application/geo+json",
-		[]byte(`{"type":"FeatureCollection","features":[`+strings.Join(fs, ",")+`,{"type":"Feature","properties":{"crop":"poppy","cleared_on":"2026-03-14","extra":{"kept":1}},"geometry":{"type":"Polygon","coordinates":[[[71.3,34.1],[71.301,34.1],[71.301,34.101],[71.3,34.1]]]}}]}`)); r.status != 201 {
+		[]byte(`{"type":"FeatureCollection","features":[`+strings.Join(fs, ",")+`,{"type":"Feature","properties":{"crop":"poppy","cleared_on":"2026-03-14","extra":{"kept":1,"big":123456789012345678901234567890}},"geometry":{"type":"Polygon","coordinates":[[[71.3,34.1],[71.301,34.1],[71.301,34.101],[71.3,34.1]]]}}]}`)); r.status != 201 {
 		t.Fatal(r.body)
 	}
 
@@ -147,7 +147,7 @@ func TestOGCAPIFeatures(t *testing.T) {
 	s.do(t, "GET", "/ogc/collections/clearances/items?limit=1&offset=25", analyst, "").json(t, &p)
 	id := fmt.Sprint(p.Features[0].ID)
 	r = s.do(t, "GET", "/ogc/collections/clearances/items/"+id, analyst, "")
-	if r.status != 200 || !strings.Contains(r.body, `"extra":{"kept":1}`) || !strings.Contains(r.body, `"rel":"collection"`) {
+	if r.status != 200 || !strings.Contains(r.body, `"extra":{"big":123456789012345678901234567890,"kept":1}`) || !strings.Contains(r.body, `"rel":"collection"`) {
 		t.Fatalf("item: %d %s", r.status, r.body)
 	}
 	var d itemsPage
