@@ -1,5 +1,5 @@
 #!/bin/sh
-# Tile throughput per zoom, as ../shared/ANCHORS.md measured pg_tileserv:
+# Tile throughput per zoom, as the project measured pg_tileserv:
 # wrk -t2 -c8 for SECONDS per zoom, no Accept-Encoding, over a fixed list of
 # up to 20 tiles per zoom that contain data (the tiles under 400 fields
 # spread evenly over the table by id, first 20 distinct per zoom), each

@@ -68,8 +68,7 @@ const tileSQL = `
 		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'all'), 0) / 4046.8564224)::numeric, 4)::float8,
 		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'poppy'), 0) / 4046.8564224)::numeric, 4)::float8,
 		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'cannabis'), 0) / 4046.8564224)::numeric, 4)::float8,
-		       -- Each field once, near-duplicates merged (internal/acreage).
-		       coalesce((SELECT sum(n.fields) FROM field_totals n WHERE n.scope = district_code), 0)::int
+		       NULL::int -- read in district_features, for the tile's districts only
 		FROM district_totals WHERE $14 GROUP BY district_code),
 	district_shapes_in AS (
 		-- Up to zoom 11 the outlines simplified in advance; above it the
@@ -95,7 +94,9 @@ const tileSQL = `
 		SELECT hashtextextended(d.code, 0) & 9223372036854775807 AS fid, d.code, d.name,
 		       d.province_code AS province, coalesce(f.acres, 0) AS acres,
 		       coalesce(f.acres_poppy, 0) AS acres_poppy, coalesce(f.acres_cannabis, 0) AS acres_cannabis,
-		       coalesce(f.fields, 0) AS fields,
+		       -- Unfiltered, each field once, near-duplicates merged (internal/acreage).
+		       CASE WHEN $14 THEN coalesce((SELECT sum(n.fields) FROM field_totals n WHERE n.scope = d.code), 0)::int
+		            ELSE coalesce(f.fields, 0) END AS fields,
 		       ST_AsMVTGeom(s.geom, b.env, 4096, 64, true) AS geom
 		FROM district_shapes_in s JOIN districts d ON d.code = s.code LEFT JOIN figures f ON f.code = d.code, bounds b),
 	clearance_polygons AS MATERIALIZED (
