@@ -624,3 +624,75 @@ func TestGroupsWithManyDays(t *testing.T) {
 	}
 	f.matchesRecomputation(t)
 }
+
+// TestProgressOverTwoYears stores 3,000 fields cleared over two years, some
+// overlapping a neighbour cleared on another day, and reads them by week and
+// by month: the weeks run Monday to Sunday without a gap, every week's
+// cumulative figure is the summary's up to its end, and the series ends at
+// the summary's figure. It logs how long the series take.
+func TestProgressOverTwoYears(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(16, 5))
+	first := time.Date(2024, 11, 28, 0, 0, 0, 0, time.UTC)
+	var features []string
+	for i := range 3000 {
+		lon, lat := 71.05+float64(i%60)*0.003, 33.6+float64(i/60)*0.003
+		if rng.IntN(20) == 0 {
+			lon -= 0.0015 // over the western neighbour
+		}
+		crop := [2]string{"poppy", "cannabis"}[rng.IntN(10)/9]
+		day := first.AddDate(0, 0, rng.IntN(730)).Format(time.DateOnly)
+		features = append(features, field(fmt.Sprintf("Y-%d", i), crop, day, "Polygon", square(lon, lat, 0.002)))
+		if len(features) == 500 {
+			f.upload(t, features...)
+			features = nil
+		}
+	}
+	today := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	summary, err := acreage.GetSummary(ctx, f.pool, acreage.Filter{}, 40659)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, by := range []string{"week", "month"} {
+		began := time.Now()
+		p, err := acreage.GetProgress(ctx, f.pool, acreage.Filter{}, by, today, 40659)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("by %s: %d periods in %v", by, len(p.Periods), time.Since(began))
+		if n := len(p.Periods); by == "week" && (n < 104 || n > 106) || by == "month" && n != 25 {
+			t.Fatalf("by %s: %d periods", by, n)
+		}
+		var sum float64
+		for i, period := range p.Periods {
+			start, err := time.Parse(time.DateOnly, period.Start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end, err := time.Parse(time.DateOnly, period.End)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if by == "week" && (start.Weekday() != time.Monday || end != start.AddDate(0, 0, 6)) ||
+				i > 0 && p.Periods[i-1].End != start.AddDate(0, 0, -1).Format(time.DateOnly) {
+				t.Fatalf("by %s: period %d is %s..%s after %+v", by, i, period.Start, period.End, p.Periods[max(i-1, 0)])
+			}
+			sum += period.Acres
+			if by == "week" {
+				s, err := acreage.GetSummary(ctx, f.pool, acreage.Filter{To: end}, 40659)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Abs(period.CumulativeAcres-s.MappedAcres) > 1e-6 || math.Abs(sum-s.MappedAcres) > 1e-6 {
+					t.Fatalf("week %s: cumulative %v, weeks so far %v; the summary to its end %v", period.Start, period.CumulativeAcres, sum, s.MappedAcres)
+				}
+			}
+		}
+		if last := p.Periods[len(p.Periods)-1]; last.Start != "2026-11-01" && last.Start != "2026-11-23" ||
+			math.Abs(last.CumulativeAcres-summary.MappedAcres) > 1e-6 || math.Abs(sum-summary.MappedAcres) > 1e-6 ||
+			summary.MappedAcres < 28000 || summary.MappedAcres > 31500 || p.TargetAcres != 40659 {
+			t.Fatalf("by %s: last period %+v, periods add up to %v; summary %v", by, last, sum, summary.MappedAcres)
+		}
+	}
+}

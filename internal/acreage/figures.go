@@ -71,7 +71,8 @@ const (
 type Filter struct {
 	Crop     string    // "poppy" or "cannabis"
 	From, To time.Time // dates; inclusive
-	Province string    // province code, for district lists
+	Province string    // province code, for district lists and progress
+	District string    // district code, for progress
 }
 
 func (f Filter) dated() bool { return !f.From.IsZero() || !f.To.IsZero() }
@@ -94,13 +95,14 @@ type figure struct {
 }
 
 // figures returns, per district code and crop, the figures under f's dates:
-// from the precomputed totals when there are no dates.
-func figures(ctx context.Context, db *pgxpool.Pool, f Filter) (map[string]map[string]figure, error) {
+// from the precomputed totals when there are no dates. Dated figures are
+// computed for the districts codes names only, or all if it is nil.
+func figures(ctx context.Context, db *pgxpool.Pool, f Filter, codes []string) (map[string]map[string]figure, error) {
 	var rows pgx.Rows
 	var err error
 	if f.dated() {
 		from, to := f.dates()
-		rows, err = db.Query(ctx, figuresSQL, from, to, nil)
+		rows, err = db.Query(ctx, figuresSQL, from, to, codes)
 	} else {
 		rows, err = db.Query(ctx, `SELECT district_code, crop, net_m2, gross_m2, last_cleared_on FROM district_totals`)
 	}

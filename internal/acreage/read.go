@@ -67,7 +67,7 @@ type scopes struct {
 // nation too, the reported figures and field counts by scope.
 func districts(ctx context.Context, db *pgxpool.Pool, f Filter, only string) ([]District, scopes, error) {
 	var by scopes
-	figs, err := figures(ctx, db, f)
+	figs, err := figures(ctx, db, f, nil)
 	if err != nil {
 		return nil, by, err
 	}
@@ -213,14 +213,23 @@ func GetSummary(ctx context.Context, db *pgxpool.Pool, f Filter, defaultTarget f
 	if r, ok := by.reported[National]; ok {
 		s.ReportedAcres = &r
 	}
-	err = db.QueryRow(ctx, `SELECT coalesce((SELECT acres FROM reported_figures WHERE scope = $1
-		ORDER BY period_to DESC, id DESC LIMIT 1), $2), (SELECT max(updated_at) FROM district_totals)`,
-		National, defaultTarget).Scan(&s.TargetAcres, &s.UpdatedAt)
-	if err != nil {
+	if s.TargetAcres, err = target(ctx, db, defaultTarget); err != nil {
+		return Summary{}, err
+	}
+	if err = db.QueryRow(ctx, "SELECT max(updated_at) FROM district_totals").Scan(&s.UpdatedAt); err != nil {
 		return Summary{}, err
 	}
 	if s.TargetAcres > 0 {
 		s.Progress = Round4(s.MappedAcres / s.TargetAcres)
 	}
 	return s, nil
+}
+
+// target is the latest recorded national figure, or defaultTarget without
+// one.
+func target(ctx context.Context, db *pgxpool.Pool, defaultTarget float64) (float64, error) {
+	var acres float64
+	err := db.QueryRow(ctx, `SELECT coalesce((SELECT acres FROM reported_figures WHERE scope = $1
+		ORDER BY period_to DESC, id DESC LIMIT 1), $2)`, National, defaultTarget).Scan(&acres)
+	return acres, err
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"clearmap/internal/acreage"
+	"clearmap/internal/ingest"
 )
 
-// filter reads ?crop=&from=&to=&province= and answers 400 itself when one is
+// filter reads ?crop=&from=&to=&province=&district= and answers 400 itself when one is
 // wrong.
 func (a *api) filter(w http.ResponseWriter, r *http.Request) (acreage.Filter, bool) {
 	f, err := parseFilter(r.URL.Query())
@@ -47,7 +48,7 @@ func parseFilter(q url.Values) (acreage.Filter, error) {
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
 		return f, errors.New("to is before from")
 	}
-	f.Province = q.Get("province")
+	f.Province, f.District = q.Get("province"), q.Get("district")
 	return f, nil
 }
 
@@ -62,6 +63,33 @@ func (a *api) summary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s)
+}
+
+// progress serves the mapped acres by ?by=month (the default) or week,
+// under the summary's filters and province= and district=.
+func (a *api) progress(w http.ResponseWriter, r *http.Request) {
+	f, ok := a.filter(w, r)
+	if !ok {
+		return
+	}
+	by := r.URL.Query().Get("by")
+	switch by {
+	case "":
+		by = "month"
+	case "month", "week":
+	default:
+		badParameter(w, fmt.Sprintf("by=%q: want month or week", by))
+		return
+	}
+	p, err := acreage.GetProgress(r.Context(), a.DB, f, by, ingest.Today(time.Now()), a.TargetAcres)
+	switch {
+	case errors.Is(err, acreage.ErrUnknown):
+		badParameter(w, err.Error())
+	case err != nil:
+		a.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, p)
+	}
 }
 
 // districts lists every district's figures, as JSON or (?format=csv) CSV.

@@ -105,6 +105,7 @@ func New(d Deps) http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(require(auth.Analyst))
 			r.Get("/summary", a.summary)
+			r.Get("/progress", a.progress)
 			r.Get("/districts", a.districts)
 			r.Get("/districts/{code}", a.district)
 			r.Get("/reported", a.listReported)

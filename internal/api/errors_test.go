@@ -342,7 +342,7 @@ func TestEveryGetAnswersHead(t *testing.T) {
 	s, tokens := uploadService(t)
 	admin := tokens[auth.Admin]
 	for _, path := range []string{"/healthz", "/readyz", "/", "/tiles.json", "/style.json", "/tiles/5/22/13.mvt",
-		"/ogc", "/ogc/collections/districts/items?limit=1", "/api/v1/summary", "/api/v1/districts?format=csv", "/metrics"} {
+		"/ogc", "/ogc/collections/districts/items?limit=1", "/api/v1/summary", "/api/v1/progress?by=week", "/api/v1/districts?format=csv", "/metrics"} {
 		get := s.do(t, "GET", path, admin, "")
 		head := s.do(t, "HEAD", path, admin, "")
 		if get.status != 200 || head.status != 200 || head.body != "" ||
