@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -74,16 +75,8 @@ func GetProgress(ctx context.Context, db *pgxpool.Pool, f Filter, by string, tod
 	if err != nil {
 		return p, fmt.Errorf("cleared days: %w", err)
 	}
-	var days []time.Time
-	for rows.Next() {
-		var day time.Time
-		if err := rows.Scan(&day); err != nil {
-			rows.Close()
-			return p, fmt.Errorf("cleared days: %w", err)
-		}
-		days = append(days, day)
-	}
-	if err := rows.Err(); err != nil {
+	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
 		return p, fmt.Errorf("cleared days: %w", err)
 	}
 	if len(days) == 0 {
@@ -111,10 +104,11 @@ func GetProgress(ctx context.Context, db *pgxpool.Pool, f Filter, by string, tod
 		end := next.AddDate(0, 0, -1)
 		cumulative := previous
 		// A period with no cleared day leaves the figure as it was.
-		if len(days) > 0 && days[0].Before(next) {
-			for len(days) > 0 && days[0].Before(next) {
-				days = days[1:] // the days left are those after this period
-			}
+		grew := false
+		for len(days) > 0 && days[0].Before(next) {
+			days, grew = days[1:], true
+		}
+		if grew {
 			g := f
 			if end.Before(f.To) {
 				g.To = end
