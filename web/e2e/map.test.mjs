@@ -26,6 +26,11 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.errors = [];
+  // No request may leave the service: data: and blob: URLs stay in the page.
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') page.errors.push(`request left the service: ${r.url()}`);
+  });
   page.on('pageerror', (e) => page.errors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     // The browser logs every 4xx answer; the ones we provoke are asserted below.
@@ -130,6 +135,10 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     const crops = await page.evaluate(() => [...new Set(window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-points'] }).map((f) => f.properties.crop))]);
     assert.deepEqual(crops, ['cannabis']);
     assert.match(await page.getAttribute('#districts-csv', 'href'), /crop=cannabis/);
+    // The progress chart follows too.
+    const cannabis = await page.evaluate(async () => (await fetch('/api/v1/progress?by=month&crop=cannabis')).json());
+    const lastCannabis = formatted(cannabis.periods.at(-1).cumulative_acres);
+    await page.waitForFunction((w) => document.querySelector('#chart-table tbody tr:last-child td:nth-child(4)')?.textContent === w, lastCannabis);
     await page.selectOption('#crop', '');
     await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, before);
 
@@ -220,6 +229,40 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.match(rows[0], /^code,name,province,acres/);
   });
 
+  await t.test('the progress chart shows the API\'s periods, by month and by week, and downloads them', async () => {
+    /** Waits until the chart's table has the API's periods for `by`, then checks every figure. */
+    async function chartMatches(by) {
+      const api = await page.evaluate(async (b) => (await fetch(`/api/v1/progress?by=${b}`)).json(), by);
+      assert.ok(api.periods.length > 0);
+      await page.waitForFunction(([b, n]) => document.querySelector('#chart')?.dataset.by === b &&
+        document.querySelectorAll('#chart-table tbody tr').length === n, [by, api.periods.length]);
+      const rows = await page.$$eval('#chart-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+      assert.deepEqual(rows, api.periods.map((p) => [p.start, p.end, formatted(p.acres), formatted(p.cumulative_acres)]));
+      assert.equal(await page.locator('#chart svg polyline').count(), 1);
+      assert.equal(await page.locator('#chart svg rect').count(), api.periods.length);
+      assert.match(await page.textContent('#chart svg'), /Target 40,659 acres/);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#progress-csv')]);
+      const csv = (await readFile(await download.path(), 'utf8')).trim().split('\n');
+      assert.deepEqual(csv, ['start,end,acres,cumulative_acres', ...api.periods.map((p) => `${p.start},${p.end},${p.acres},${p.cumulative_acres}`)]);
+      return api.periods.length;
+    }
+    await page.locator('#chart').scrollIntoViewIfNeeded();
+    const months = await chartMatches('month');
+    await page.screenshot({ path: `${shots}/desktop-progress-chart.png` });
+    await page.check('input[name=chart-by][value=week]');
+    const weeks = await chartMatches('week');
+    assert.ok(weeks > months, `${weeks} weeks, ${months} months`);
+    // By province: one more line per province with acres.
+    const s = await apiSummary(page);
+    const withAcres = s.by_province.filter((p) => p.acres > 0).length;
+    await page.check('#chart-by-province');
+    await page.waitForFunction((n) => document.querySelectorAll('#chart svg polyline').length === n, 1 + withAcres);
+    await page.screenshot({ path: `${shots}/desktop-progress-by-province.png` });
+    await page.uncheck('#chart-by-province');
+    await page.check('input[name=chart-by][value=month]');
+    await page.waitForFunction((n) => document.querySelector('#chart').dataset.by === 'month' && document.querySelectorAll('#chart-table tbody tr').length === n, months);
+  });
+
   await t.test('the tables sort from their headers', async () => {
     // Text sorts A to Z first, then Z to A.
     await page.click('#districts-table th button[data-key="name"]');
@@ -252,7 +295,9 @@ test('at phone width the page stacks and stays usable', async () => {
   await mapIdle(page);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  await page.waitForSelector('#chart svg');
   await page.screenshot({ path: `${shots}/phone.png`, fullPage: true });
+  await page.locator('#chart').screenshot({ path: `${shots}/phone-progress-chart.png` });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -88,3 +88,11 @@ export function upload(file, defaults, onProgress) {
     xhr.send(form);
   });
 }
+
+/** Mapped acres per month or ISO week under the filters, optionally for one province. */
+export function progress(f, by, province = '') {
+  const q = new URLSearchParams({ by });
+  for (const k of ['crop', 'from', 'to']) if (f[k]) q.set(k, f[k]);
+  if (province) q.set('province', province);
+  return call('GET', `/api/v1/progress?${q}`);
+}

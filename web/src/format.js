@@ -19,3 +19,7 @@ export const percent = (p) => `${one.format(p * 100)}%`;
 export function esc(s) {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
+
+const short = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+/** Short numbers for chart axes: 40.7K. */
+export const compact = (n) => short.format(n);

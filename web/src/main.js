@@ -5,6 +5,7 @@ import './style.css';
 import * as api from './api.js';
 import { acres, count, percent } from './format.js';
 import { createMap, renderLegend } from './map.js';
+import { setUpProgress } from './progress.js';
 import { districtColumns, downloadCSV, provinceColumns, sortableTable } from './tables.js';
 import { setUpUpload } from './upload.js';
 
@@ -13,7 +14,7 @@ const filters = { crop: '', from: '', to: '' };
 let view = null; // the map, once shown
 let byCode = new Map(); // district code → its row under the filters
 let provinceNames = new Map(); // province code → name
-let provinces, districts;
+let provinces, districts, refreshChart;
 
 function showSignIn(message = '') {
   $('sign-in').hidden = false;
@@ -34,6 +35,7 @@ async function refreshFigures() {
   byCode = new Map(ds.map((d) => [d.code, d]));
   districts.set(ds.map((d) => ({ ...d, province_name: provinceNames.get(d.province) ?? d.province })));
   $('districts-csv').href = `/api/v1/districts?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)), format: 'csv' })}`;
+  await refreshChart(filters, s.by_province);
   const card = $('district-card');
   if (card.dataset.code) showDistrict(card.dataset.code);
 }
@@ -77,7 +79,7 @@ async function showApp(s) {
   const reads = s.role === 'analyst' || s.role === 'admin';
   const uploads = s.role === 'uploader' || s.role === 'admin';
   $('upload').hidden = !uploads;
-  for (const id of ['map', 'legend', 'progress', 'tables', 'filters']) $(id).hidden = !reads;
+  for (const id of ['map', 'legend', 'progress', 'chart', 'tables', 'filters']) $(id).hidden = !reads;
   if (!reads) return;
   if (!view) {
     view = createMap($('map'), filters, { onDistrict: showDistrict, hoverText: districtText });
@@ -105,6 +107,7 @@ async function onFiltersChanged() {
 function start() {
   provinces = sortableTable($('provinces-table'), provinceColumns, 'Cleared acres by province');
   districts = sortableTable($('districts-table'), districtColumns, 'Cleared acres by district');
+  refreshChart = setUpProgress($('chart'));
   $('sign-in-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
