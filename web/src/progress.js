@@ -66,8 +66,15 @@ function cumulativeAt(periods, start) {
   return value;
 }
 
+/** Round axis values from 0 up to max in four to six steps: 0, 10K, 20K… */
+function niceTicks(max) {
+  const rough = max / 5, power = 10 ** Math.floor(Math.log10(rough || 1));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= rough);
+  return Array.from({ length: Math.floor(max / step) + 1 }, (_, i) => i * step);
+}
+
 function svg(by, periods, target, provinces) {
-  const top = Math.max(target, ...periods.map((p) => p.cumulative_acres)) * 1.08;
+  const top = Math.max(target, ...periods.map((p) => p.cumulative_acres)) * 1.08; // headroom for the target's label
   const plotW = W - M.left - M.right, plotH = H - M.top - M.bottom;
   const step = plotW / periods.length;
   const x = (i) => M.left + step * (i + 0.5);
@@ -75,8 +82,7 @@ function svg(by, periods, target, provinces) {
   const line = (values, colour, width) =>
     `<polyline points="${values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}" fill="none" stroke="${colour}" stroke-width="${width}" stroke-linejoin="round"/>`;
 
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
-    const v = (top / 1.08) * f;
+  const ticks = niceTicks(top / 1.08).map((v) => {
     return `<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" stroke="#e4e4e4"/>` +
       `<text x="${M.left - 4}" y="${y(v) + 3}" text-anchor="end">${compact(v)}</text>`;
   }).join('');
