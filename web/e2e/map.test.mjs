@@ -21,6 +21,51 @@ let browser;
 before(async () => { browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args }); });
 after(async () => { await browser?.close(); });
 
+/**
+ * Checks the province and district tables fit their panel: no header is
+ * clipped (each shows its whole text, or names itself in full in title and
+ * aria-label), the name column stays in view when the table scrolls sideways,
+ * figures are right-aligned with one decimal (fields whole), dates yyyy-mm-dd.
+ */
+async function tablesFit(page) {
+  await page.locator('#tables').scrollIntoViewIfNeeded();
+  const r = await page.evaluate(() => {
+    const out = { clipped: [], unnamed: [], names: [], figures: [], dates: [], left: [] };
+    for (const table of document.querySelectorAll('#tables table')) {
+      for (const th of table.querySelectorAll('thead th')) {
+        const b = th.querySelector('button');
+        if (th.scrollWidth > th.clientWidth || b.scrollWidth > b.clientWidth || b.getBoundingClientRect().right > th.getBoundingClientRect().right + 0.5) out.clipped.push(th.textContent);
+        if (b.title && b.getAttribute('aria-label') !== b.title) out.unnamed.push(th.textContent);
+      }
+      for (const td of table.querySelectorAll('tbody td.num')) {
+        out.figures.push([td.textContent, getComputedStyle(td).textAlign, td.closest('table').tHead.rows[0].cells[td.cellIndex].querySelector('button').dataset.key]);
+      }
+      for (const td of table.querySelectorAll('tbody td.date')) out.dates.push(td.textContent);
+      // Scrolled to the far right, the first column still starts at the wrapper's left edge.
+      const wrap = table.parentElement;
+      wrap.scrollLeft = wrap.scrollWidth;
+      const first = table.querySelector('thead th:first-child');
+      out.left.push([wrap.scrollWidth > wrap.clientWidth, Math.round(first.getBoundingClientRect().left - wrap.getBoundingClientRect().left)]);
+      out.names.push(first.scrollWidth <= first.clientWidth);
+      wrap.scrollLeft = 0;
+    }
+    return out;
+  });
+  assert.deepEqual(r.clipped, [], `clipped headers: ${r.clipped}`);
+  assert.deepEqual(r.unnamed, []);
+  assert.deepEqual(r.names, [true, true]);
+  for (const [scrolls, left] of r.left) if (scrolls) assert.equal(left, 0, 'the name column scrolled out of view');
+  assert.ok(r.figures.length > 0);
+  for (const [text, align, key] of r.figures) {
+    assert.equal(align, 'right');
+    if (text === '–') continue; // no figure (a district with no reported acres)
+    assert.match(text, key === 'fields' ? /^\d{1,3}(,\d{3})*$/ : /^\d{1,3}(,\d{3})*\.\d$/, `${key}: ${text}`);
+  }
+  const dated = r.dates.filter((d) => d !== '–');
+  assert.ok(dated.length > 0, 'no dates in the district table');
+  for (const d of dated) assert.match(d, /^\d{4}-\d{2}-\d{2}$/);
+}
+
 /** A new page that records console errors and failed scripts. */
 async function newPage(viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport });
@@ -101,7 +146,12 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.ok(provinces > 0, 'no province borders rendered');
     const colours = await coloursOnMap(page);
     assert.ok(colours > 20, `the map canvas looks blank: ${colours} colours`);
+    // Nothing is cleared yet: with "Hide districts with no clearance" on (the default) no row shows.
+    assert.equal(await page.isChecked('#hide-empty'), true);
+    assert.equal(await page.locator('#districts-table tbody tr').count(), 0);
+    await page.uncheck('#hide-empty');
     assert.equal(await page.locator('#districts-table tbody tr').count(), 156);
+    await page.check('#hide-empty');
   });
 
   await t.test('uploading the sample file shows the receipt and moves the progress bar', async () => {
@@ -118,6 +168,17 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     // The tables follow: the top district by net acres is the API's.
     const top = [...(await page.evaluate(async () => (await fetch('/api/v1/districts')).json()))].sort((a, b) => b.acres - a.acres)[0];
     assert.equal(await page.textContent('#districts-table tbody tr:first-child td:first-child'), top.name);
+    // Only the districts with a clearance show until the box is unticked.
+    const all = await page.evaluate(async () => (await fetch('/api/v1/districts')).json());
+    const cleared = all.filter((d) => d.acres > 0 || d.fields > 0).length;
+    assert.ok(cleared > 0 && cleared < 156, `${cleared} districts with clearances`);
+    assert.equal(await page.isChecked('#hide-empty'), true);
+    assert.equal(await page.locator('#districts-table tbody tr').count(), cleared);
+    assert.match(await page.textContent('#districts-table caption'), new RegExp(`\\(${cleared} of 156 districts shown\\)`));
+    await page.uncheck('#hide-empty');
+    assert.equal(await page.locator('#districts-table tbody tr').count(), 156);
+    await page.check('#hide-empty');
+    assert.equal(await page.locator('#districts-table tbody tr').count(), cleared);
     await mapIdle(page);
     const fields = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-points'] }).length);
     assert.ok(fields > 0, 'no cleared fields drawn after the upload');
@@ -224,6 +285,9 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.equal(text.split('\n')[0], 'code,name,acres,gross_acres,acres_poppy,acres_cannabis,reported_acres');
     assert.equal(text.trim().split('\n').length, 8);
     const [districts] = await Promise.all([page.waitForEvent('download'), page.click('#districts-csv')]);
+    // The CSV holds every district, the hidden ones too.
+    assert.equal(await page.isChecked('#hide-empty'), true);
+    assert.ok(await page.locator('#districts-table tbody tr').count() < 156);
     const rows = (await readFile(await districts.path(), 'utf8')).trim().split('\n');
     assert.equal(rows.length, 157);
     assert.match(rows[0], /^code,name,province,acres/);
@@ -274,6 +338,26 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.equal(await page.textContent('#districts-table tbody tr:first-child td:first-child'), names.at(-1));
   });
 
+  await t.test('in a 360 px panel the tables fit: headers whole, names in view, one precision, ISO dates', async () => {
+    await page.evaluate(() => { document.querySelector('main').style.gridTemplateColumns = 'minmax(0, 1fr) 360px'; });
+    assert.equal(await page.evaluate(() => document.querySelector('#panel').getBoundingClientRect().width), 360);
+    await tablesFit(page);
+    await page.locator('#tables').scrollIntoViewIfNeeded();
+    await page.locator('#tables').screenshot({ path: `${shots}/desktop-tables-360.png` });
+    await page.evaluate(() => { for (const w of document.querySelectorAll('#tables .table-wrap')) w.scrollLeft = w.scrollWidth; });
+    await page.locator('#tables').screenshot({ path: `${shots}/desktop-tables-360-scrolled.png` });
+    await page.evaluate(() => { document.querySelector('main').style.gridTemplateColumns = ''; });
+  });
+
+  await t.test('a table header sorts from the keyboard', async () => {
+    await page.focus('#districts-table th button[data-key="acres"]');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.getAttribute('#districts-table th:nth-child(3)', 'aria-sort'), 'descending');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.key), 'acres');
+    await page.keyboard.press('Space');
+    assert.equal(await page.getAttribute('#districts-table th:nth-child(3)', 'aria-sort'), 'ascending');
+  });
+
   await t.test('the controls are reachable by keyboard', async () => {
     await page.evaluate(() => document.activeElement?.blur());
     const reached = new Set();
@@ -298,6 +382,9 @@ test('at phone width the page stacks and stays usable', async () => {
   await page.waitForSelector('#chart svg');
   await page.screenshot({ path: `${shots}/phone.png`, fullPage: true });
   await page.locator('#chart').screenshot({ path: `${shots}/phone-progress-chart.png` });
+  await page.waitForFunction(() => document.querySelectorAll('#districts-table tbody tr').length > 0);
+  await tablesFit(page);
+  await page.locator('#tables').screenshot({ path: `${shots}/phone-tables.png` });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

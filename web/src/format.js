@@ -12,6 +12,18 @@ export function acres(n) {
   return two.format(n);
 }
 
+/** Acres in tables: always one decimal, with thousands separators. */
+export const acres1 = (n) => (n == null ? '–' : one.format(n));
+
+/** A date as yyyy-mm-dd (ISO 8601), whatever form the API gave it in. */
+export function isoDate(v) {
+  if (v == null || v === '') return '–';
+  const m = /^(\d{4}-\d{2}-\d{2})/.exec(String(v));
+  if (m) return m[1];
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString().slice(0, 10);
+}
+
 export const count = (n) => (n == null ? '–' : whole.format(n));
 export const percent = (p) => `${one.format(p * 100)}%`;
 

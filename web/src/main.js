@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { acres, count, percent } from './format.js';
 import { createMap, renderLegend } from './map.js';
 import { setUpProgress } from './progress.js';
-import { districtColumns, downloadCSV, provinceColumns, sortableTable } from './tables.js';
+import { districtColumns, downloadCSV, hasClearance, provinceColumns, sortableTable } from './tables.js';
 import { setUpUpload } from './upload.js';
 
 const $ = (id) => document.getElementById(id);
@@ -106,7 +106,10 @@ async function onFiltersChanged() {
 
 function start() {
   provinces = sortableTable($('provinces-table'), provinceColumns, 'Cleared acres by province');
-  districts = sortableTable($('districts-table'), districtColumns, 'Cleared acres by district');
+  districts = sortableTable($('districts-table'), districtColumns, 'Cleared acres by district', 'districts');
+  const hideEmpty = () => districts.filter($('hide-empty').checked ? hasClearance : null);
+  hideEmpty();
+  $('hide-empty').addEventListener('change', hideEmpty);
   refreshChart = setUpProgress($('chart'));
   $('sign-in-form').addEventListener('submit', async (e) => {
     e.preventDefault();
