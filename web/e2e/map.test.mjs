@@ -342,10 +342,14 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     await page.evaluate(() => { document.querySelector('main').style.gridTemplateColumns = 'minmax(0, 1fr) 360px'; });
     assert.equal(await page.evaluate(() => document.querySelector('#panel').getBoundingClientRect().width), 360);
     await tablesFit(page);
+    // A tall window, so the whole of the panel's tables fits in one screenshot.
+    await page.setViewportSize({ width: 1280, height: 2600 });
     await page.locator('#tables').scrollIntoViewIfNeeded();
     await page.locator('#tables').screenshot({ path: `${shots}/desktop-tables-360.png` });
     await page.evaluate(() => { for (const w of document.querySelectorAll('#tables .table-wrap')) w.scrollLeft = w.scrollWidth; });
     await page.locator('#tables').screenshot({ path: `${shots}/desktop-tables-360-scrolled.png` });
+    await page.evaluate(() => { for (const w of document.querySelectorAll('#tables .table-wrap')) w.scrollLeft = 0; });
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.evaluate(() => { document.querySelector('main').style.gridTemplateColumns = ''; });
   });
 
@@ -385,6 +389,8 @@ test('at phone width the page stacks and stays usable', async () => {
   await page.waitForFunction(() => document.querySelectorAll('#districts-table tbody tr').length > 0);
   await tablesFit(page);
   await page.locator('#tables').screenshot({ path: `${shots}/phone-tables.png` });
+  await page.evaluate(() => { for (const w of document.querySelectorAll('#tables .table-wrap')) w.scrollLeft = w.scrollWidth; });
+  await page.locator('#tables').screenshot({ path: `${shots}/phone-tables-scrolled.png` });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

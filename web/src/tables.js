@@ -43,6 +43,9 @@ export function sortableTable(table, columns, caption, noun = 'rows') {
     }).join('')}</tr>`).join('');
     const note = shown.length < rows.length ? ` (${count(shown.length)} of ${count(rows.length)} ${noun} shown)` : '';
     table.innerHTML = `<caption>${esc(caption + note)}</caption><thead><tr>${head}</tr></thead><tbody>${body}</tbody>`;
+    // A caption scrolls sideways with its table; a note before the scrolling wrapper shows it in place.
+    const visible = table.closest('.table-wrap')?.previousElementSibling;
+    if (visible?.classList.contains('table-note')) visible.textContent = caption + note;
   }
 
   table.addEventListener('click', (e) => {
