@@ -87,7 +87,7 @@ export const districtColumns = [
   { key: 'last_cleared_on', label: 'Last cleared', title: 'Last cleared on (yyyy-mm-dd)', type: 'date' },
 ];
 
-/** A district with nothing cleared under the page's filters. */
+/** True for a district with cleared acres or fields under the page's filters. */
 export const hasClearance = (d) => (d.acres ?? 0) > 0 || (d.fields ?? 0) > 0;
 
 /** Offers rows as a CSV file download. */
