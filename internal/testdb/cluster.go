@@ -182,13 +182,6 @@ func (c *Cluster) Stop() {
 	c.run("pg_ctl", "-D", c.data(), "-m", "fast", "-w", "-t", "60", "stop")
 }
 
-// Restart stops and starts the cluster.
-func (c *Cluster) Restart() {
-	c.t.Helper()
-	c.Stop()
-	c.Start()
-}
-
 // WithBoundaries is the package's WithBoundaries on this cluster: a new
 // migrated database with the shipped boundaries.
 func (c *Cluster) WithBoundaries(t testing.TB) *pgxpool.Pool {
