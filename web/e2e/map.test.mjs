@@ -205,6 +205,7 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
 
     // A date range does the same.
     await page.fill('#from', '2026-03-20');
+    await page.press('#from', 'Tab'); // a text field reports its change when left
     const dated = await apiSummary(page, '?from=2026-03-20');
     const wantDated = `${formatted(dated.mapped_acres)} of 40,659 acres mapped (${(dated.progress * 100).toFixed(1)}%)`;
     assert.notEqual(wantDated, before);

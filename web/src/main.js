@@ -34,6 +34,7 @@ async function refreshFigures() {
   provinceNames = new Map(s.by_province.map((p) => [p.code, p.name]));
   byCode = new Map(ds.map((d) => [d.code, d]));
   districts.set(ds.map((d) => ({ ...d, province_name: provinceNames.get(d.province) ?? d.province })));
+  renderLegend($('legend'), view.classify(ds.map((d) => d.acres)));
   $('districts-csv').href = `/api/v1/districts?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)), format: 'csv' })}`;
   await refreshChart(filters, s.by_province);
   const card = $('district-card');
@@ -46,7 +47,8 @@ function districtText(code) {
   return `${d.name}: ${acres(d.acres)} acres net (poppy ${acres(d.acres_poppy)}, cannabis ${acres(d.acres_cannabis)}), ${count(d.fields)} fields`;
 }
 
-function showDistrict(code) {
+/** Shows a district's card; reveal scrolls it into view (after a click on the map). */
+function showDistrict(code, reveal = false) {
   const d = byCode.get(code);
   const card = $('district-card');
   if (!d) return;
@@ -69,6 +71,7 @@ function showDistrict(code) {
     dl.append(dt, dd);
   }
   card.append(h, dl);
+  if (reveal) card.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }
 
 async function showApp(s) {
@@ -82,15 +85,31 @@ async function showApp(s) {
   for (const id of ['map', 'legend', 'progress', 'chart', 'tables', 'filters']) $(id).hidden = !reads;
   if (!reads) return;
   if (!view) {
-    view = createMap($('map'), filters, { onDistrict: showDistrict, hoverText: districtText });
+    view = createMap($('map'), filters, { onDistrict: (code) => showDistrict(code, true), hoverText: districtText });
     window.clearmapMap = view.map; // for the end-to-end tests
-    renderLegend($('legend'));
+    // On a phone the legend starts folded, so the map keeps its space.
+    $('legend').open = !matchMedia('(max-width: 800px)').matches;
   }
   await refreshFigures();
 }
 
+/**
+ * Checks a date field holds a real date written yyyy-mm-dd (or nothing),
+ * and says what is wrong in it when not.
+ */
+function isoDate(input) {
+  const v = input.value.trim();
+  input.value = v;
+  const d = new Date(`${v}T00:00:00Z`);
+  const ok = v === '' || (/^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(d.getTime()) && d.toISOString().startsWith(v) && v >= '2000-01-01');
+  input.setCustomValidity(ok ? '' : 'Write the date as yyyy-mm-dd, from 2000-01-01, e.g. 2026-03-14.');
+  if (!ok) input.reportValidity();
+  return ok;
+}
+
 async function onFiltersChanged() {
   const form = $('filters');
+  if (!isoDate(form.from) || !isoDate(form.to)) return;
   filters.crop = form.crop.value;
   filters.from = form.from.value;
   filters.to = form.to.value;
