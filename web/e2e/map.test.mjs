@@ -67,13 +67,15 @@ async function tablesFit(page) {
 }
 
 /** A new page that records console errors and failed scripts. */
-async function newPage(viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport });
+async function newPage(viewport = { width: 1280, height: 800 }, options = {}) {
+  const context = await browser.newContext({ viewport, ...options });
   const page = await context.newPage();
   page.errors = [];
+  page.requests = [];
   // No request may leave the service: data: and blob: URLs stay in the page.
   page.on('request', (r) => {
     const u = new URL(r.url());
+    page.requests.push(u);
     if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') page.errors.push(`request left the service: ${r.url()}`);
   });
   page.on('pageerror', (e) => page.errors.push(`page error: ${e.message}`));
@@ -113,6 +115,48 @@ async function coloursOnMap(page) {
     for (let i = 0; i < px.length; i += 4 * 7) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
     return seen.size;
   }, png.toString('base64'));
+}
+
+/** The colour most pixels of the map have, as #rrggbb. */
+async function dominantColour(page) {
+  const png = await page.locator('#map').screenshot();
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = new OffscreenCanvas(img.width, img.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const px = ctx.getImageData(0, 0, img.width, img.height).data;
+    const n = new Map();
+    for (let i = 0; i < px.length; i += 4 * 5) {
+      const k = (px[i] << 16) | (px[i + 1] << 8) | px[i + 2];
+      n.set(k, (n.get(k) ?? 0) + 1);
+    }
+    const [top] = [...n].sort((a, b) => b[1] - a[1])[0];
+    return `#${top.toString(16).padStart(6, '0')}`;
+  }, png.toString('base64'));
+}
+
+/** The colour of the map's pixel at a point of its canvas, as [r, g, b]. */
+async function pixelAt(page, { x, y }) {
+  const png = await page.locator('#map').screenshot({ clip: undefined });
+  return page.evaluate(async ([b64, x, y]) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = new OffscreenCanvas(img.width, img.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return [...ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data.slice(0, 3)];
+  }, [png.toString('base64'), x, y]);
+}
+
+/** The centre of a GeoJSON polygon's outer ring (near enough for small fields). */
+function centreOf(feature) {
+  const g = feature.geometry;
+  const ring = g.type === 'MultiPolygon' ? g.coordinates[0][0] : g.coordinates[0];
+  return [ring.reduce((s, p) => s + p[0], 0) / ring.length, ring.reduce((s, p) => s + p[1], 0) / ring.length];
 }
 
 const progressText = (page) => page.textContent('#progress-text');
@@ -203,6 +247,13 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     await page.selectOption('#crop', '');
     await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, before);
 
+    // Dates are written yyyy-mm-dd; another form is refused, not guessed at.
+    await page.fill('#from', '20/03/2026');
+    await page.press('#from', 'Tab');
+    assert.match(await page.$eval('#from', (i) => i.validationMessage), /yyyy-mm-dd/);
+    assert.equal(await progressText(page), before);
+    assert.equal(await page.getAttribute('#from', 'placeholder'), 'yyyy-mm-dd');
+
     // A date range does the same.
     await page.fill('#from', '2026-03-20');
     await page.press('#from', 'Tab'); // a text field reports its change when left
@@ -258,7 +309,9 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.ok(popup.includes(p.crop) && popup.includes(p.cleared_on) && popup.includes(p.team), popup);
     assert.match(popup, /Upload#1/);
     await page.screenshot({ path: `${shots}/desktop-field-popup.png` });
-    await page.click('.maplibregl-popup-close-button');
+    // The popup describes what is drawn at this zoom: zooming closes it.
+    await page.evaluate(() => window.clearmapMap.zoomTo(13, { animate: false }));
+    await page.waitForSelector('.maplibregl-popup', { state: 'detached', timeout: 5_000 });
     await page.evaluate(() => window.clearmapMap.fitBounds([[60.87, 23.6], [77.84, 37.1]], { animate: false }));
   });
 
@@ -278,6 +331,74 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     await page.waitForFunction((b) => document.querySelector('#progress-text').textContent !== b, before);
     // The open district card follows the new figures.
     await page.waitForFunction(() => /Net cleared10\.4 acres/.test(document.querySelector('#district-card').textContent));
+  });
+
+  await t.test('at country zoom a click on a field dot picks its district', async () => {
+    await mapIdle(page);
+    const dot = await page.evaluate(() => {
+      const m = window.clearmapMap;
+      const f = m.queryRenderedFeatures({ layers: ['clearances-points'] })[0];
+      const at = m.project(f.geometry.coordinates);
+      return { at: { x: at.x, y: at.y }, district: m.queryRenderedFeatures(at, { layers: ['districts-fill'] })[0].properties.name };
+    });
+    await page.locator('#map canvas').click({ position: dot.at });
+    await page.waitForFunction((name) => document.querySelector('#district-card h2')?.textContent === name, dot.district);
+    assert.equal(await page.locator('.maplibregl-popup').count(), 0, 'a field popup opened at country zoom');
+  });
+
+  await t.test('the choropleth is classed from the data, its breaks in the legend', async () => {
+    const r = await page.evaluate(() => {
+      const m = window.clearmapMap;
+      const colours = new Set(m.queryRenderedFeatures({ layers: ['districts-fill'] })
+        .filter((f) => f.properties.acres > 0).map((f) => JSON.stringify(f.layer.paint['fill-color'])));
+      return { step: m.getPaintProperty('districts-fill', 'fill-color'), colours: colours.size,
+        legend: [...document.querySelectorAll('#legend li')].map((li) => li.textContent) };
+    });
+    const ds = await page.evaluate(async () => (await fetch('/api/v1/districts')).json());
+    const cleared = ds.filter((d) => d.acres > 0).map((d) => d.acres).sort((a, b) => a - b);
+    assert.equal(r.step[0], 'step');
+    // ['step', input, colour of none, 0.0001, colour, bound, colour, …]: the bounds after the first class with clearance.
+    const breaks = r.step.slice(5).filter((_, i) => i % 2 === 0);
+    assert.ok(breaks.length >= 2, `only ${breaks.length + 1} classes for ${cleared.length} districts`);
+    for (const b of breaks) assert.ok(b > cleared[0] && b <= cleared.at(-1), `break ${b} outside ${cleared[0]}–${cleared.at(-1)}`);
+    assert.ok(r.colours >= 3, `districts with clearance drawn in ${r.colours} colours`);
+    // none, then one entry per class, each naming its bounds; then the crops.
+    assert.equal(r.legend[0], 'none');
+    assert.equal(r.legend.length, 1 + breaks.length + 1 + 2);
+    assert.match(r.legend[1], /^under /);
+    assert.match(r.legend[breaks.length + 1], / and more$/);
+  });
+
+  await t.test('zoomed in, the choropleth fades and fields under a few pixels keep a dot', async () => {
+    const items = await page.evaluate(async () => (await fetch('/ogc/collections/clearances/items?limit=1000')).json());
+    const small = items.features.filter((f) => f.properties.acres < 0.5).sort((a, b) => a.properties.acres - b.properties.acres)[0];
+    assert.ok(small, 'the sample has no field under half an acre');
+    const centre = centreOf(small);
+    // At zoom 7 the district's class colour covers the map around the field.
+    await page.evaluate((c) => window.clearmapMap.jumpTo({ center: c, zoom: 7.5 }), centre);
+    await mapIdle(page);
+    const classed = await dominantColour(page);
+    await page.evaluate((c) => window.clearmapMap.jumpTo({ center: c, zoom: 12 }), centre);
+    await mapIdle(page);
+    assert.equal(await dominantColour(page), '#f6f3ec', 'at zoom 12 the choropleth still covers the land');
+    assert.notEqual(classed, '#f6f3ec');
+    // A field of a few hundred square metres is under two pixels here; its dot is drawn.
+    // (The map promotes district codes to feature ids, so fields are known by their properties here.)
+    const dots = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-small'] })
+      .map((f) => `${f.properties.acres} ${f.properties.cleared_on} ${f.properties.upload_id}`));
+    const key = `${small.properties.acres} ${small.properties.cleared_on} ${small.properties.upload_id}`;
+    assert.ok(dots.includes(key), `no dot for field ${small.id} (${key}) among ${dots}`);
+    const at = await page.evaluate((c) => window.clearmapMap.project(c), centre);
+    const [r, g, b] = await pixelAt(page, at);
+    const crop = { poppy: [0xc2, 0x18, 0x5b], cannabis: [0x1b, 0x7a, 0x34] }[small.properties.crop];
+    assert.ok(Math.abs(r - crop[0]) + Math.abs(g - crop[1]) + Math.abs(b - crop[2]) < 60, `pixel ${[r, g, b]} at the field is not its crop's colour`);
+    // The names of the districts in view are drawn, in the bundled font from this server.
+    const names = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['district-labels-in-view'] }).map((f) => f.properties.name));
+    const here = await page.evaluate((c) => window.clearmapMap.queryRenderedFeatures(window.clearmapMap.project(c), { layers: ['districts-fill'] })[0].properties.name, centre);
+    assert.ok(names.includes(here), `district names drawn: ${names}; the field is in ${here}`);
+    assert.ok(page.requests.some((u) => u.hostname === '127.0.0.1' && u.pathname.endsWith('.woff2')), 'no font fetched from the service');
+    await page.screenshot({ path: `${shots}/desktop-zoom-12.png` });
+    await page.evaluate(() => window.clearmapMap.fitBounds([[60.87, 23.6], [77.84, 37.1]], { animate: false }));
   });
 
   await t.test('the tables download as CSV', async () => {
@@ -378,7 +499,7 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
 });
 
 test('at phone width the page stacks and stays usable', async () => {
-  const page = await newPage({ width: 375, height: 812 });
+  const page = await newPage({ width: 375, height: 812 }, { hasTouch: true, isMobile: true });
   await signIn(page, process.env.CLEARMAP_ADMIN);
   await page.waitForSelector('#map:not([hidden])');
   await mapIdle(page);
@@ -392,6 +513,26 @@ test('at phone width the page stacks and stays usable', async () => {
   await page.locator('#tables').screenshot({ path: `${shots}/phone-tables.png` });
   await page.evaluate(() => { for (const w of document.querySelectorAll('#tables .table-wrap')) w.scrollLeft = w.scrollWidth; });
   await page.locator('#tables').screenshot({ path: `${shots}/phone-tables-scrolled.png` });
+
+  // The legend starts folded, and opens with a tap.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  assert.equal(await page.$eval('#legend', (d) => d.open), false);
+  const folded = await page.$eval('#legend', (d) => d.getBoundingClientRect().height);
+  assert.ok(folded < 40, `the folded legend is ${folded}px tall`);
+  await page.tap('#legend summary');
+  assert.equal(await page.$eval('#legend', (d) => d.open), true);
+  assert.match(await page.textContent('#legend'), /Net cleared acres/);
+  await page.tap('#legend summary');
+
+  // A tapped district's card comes into view.
+  const lahore = await page.evaluate(() => window.clearmapMap.project([74.3587, 31.5204]));
+  await page.locator('#map canvas').tap({ position: lahore });
+  await page.waitForFunction(() => document.querySelector('#district-card h2')?.textContent === 'Lahore');
+  await page.waitForFunction(() => {
+    const r = document.querySelector('#district-card').getBoundingClientRect();
+    return r.top >= -1 && r.bottom <= window.innerHeight + 1;
+  }, null, { timeout: 5_000 });
+  await page.screenshot({ path: `${shots}/phone-district-card.png` });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
