@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"clearmap/internal/basemap/basemaptest"
 	"clearmap/internal/testdb"
@@ -63,5 +66,57 @@ func TestServeWithABasemap(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&tj); err != nil || resp.StatusCode != 200 || len(tj.Tiles) != 1 ||
 		tj.Tiles[0] != base+"/basemap/{z}/{x}/{y}.mvt" {
 		t.Fatalf("/basemap.json: %d %v %v", resp.StatusCode, tj, err)
+	}
+}
+
+// A lake over Peshawar and Islamabad, a motorway from Karachi to Peshawar
+// and Peshawar itself, in OpenMapTiles' layer names.
+var openMapTilesLike = map[string]string{
+	"water": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"class":"lake"},
+		"geometry":{"type":"Polygon","coordinates":[[[71,33.5],[73,33.5],[73,35],[71,35],[71,33.5]]]}}]}`,
+	"transportation": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"class":"motorway"},
+		"geometry":{"type":"LineString","coordinates":[[67,24.9],[71.5,30.2],[74.3,31.5],[73,33.7],[71.5,34]]}}]}`,
+	"place": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"class":"city","name":"Peshawar","rank":3},
+		"geometry":{"type":"Point","coordinates":[71.5249,34.0151]}}]}`,
+}
+
+// TestBasemapInChromium runs web/e2e/basemap.test.mjs in Debian's Chromium
+// against a server with a basemap: its layers drawn beneath the
+// districts, its tiles fetched, its attribution shown.
+func TestBasemapInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	web, _ := filepath.Abs("../../web")
+	for _, need := range []string{"/usr/bin/chromium", filepath.Join(web, "node_modules/playwright-core")} {
+		if _, err := os.Stat(need); err != nil {
+			t.Fatalf("%s is missing: run `make test`, which installs it", need)
+		}
+	}
+	const attribution = "Basemap test data"
+	path := basemaptest.VectorMBTiles(t, openMapTilesLike, 0, 8)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec("INSERT INTO metadata VALUES ('attribution', ?)", attribution)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, stdout, _, stop := startServe(t, testdb.New(t), "CLEARMAP_BASEMAP", path)
+	defer stop()
+	admin := regexp.MustCompile(`\bcm_[A-Za-z0-9_-]{43}\b`).FindString(stdout.String())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "e2e/basemap.test.mjs")
+	cmd.Dir = web
+	cmd.Env = append(os.Environ(), "CLEARMAP_URL="+base, "CLEARMAP_ADMIN="+admin,
+		"CLEARMAP_BASEMAP_ATTRIBUTION="+attribution, "CLEARMAP_SCREENSHOTS="+filepath.Join(web, "e2e/screenshots"))
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil || !strings.Contains(string(out), "pass 1") {
+		t.Fatalf("browser test failed: %v", err)
 	}
 }

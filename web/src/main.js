@@ -82,7 +82,7 @@ async function showApp(s) {
   for (const id of ['map', 'legend', 'progress', 'chart', 'tables', 'filters']) $(id).hidden = !reads;
   if (!reads) return;
   if (!view) {
-    view = createMap($('map'), filters, { onDistrict: showDistrict, hoverText: districtText });
+    view = createMap($('map'), filters, { onDistrict: showDistrict, hoverText: districtText, basemap: s.basemap });
     window.clearmapMap = view.map; // for the end-to-end tests
     renderLegend($('legend'));
   }

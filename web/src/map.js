@@ -6,6 +6,7 @@ import * as maplibregl from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { filterQuery } from './api.js';
+import { addBasemap } from './basemap.js';
 import { acres, count, esc } from './format.js';
 
 // The worker is served from our own origin, like everything else.
@@ -71,9 +72,10 @@ function style(filters, version) {
 
 /**
  * Creates the map. onDistrict(code) is called when a district is clicked;
- * hoverText(code) gives the text shown while one is hovered.
+ * hoverText(code) gives the text shown while one is hovered; basemap (the
+ * session's `basemap`) adds the server's basemap beneath everything.
  */
-export function createMap(container, filters, { onDistrict, hoverText }) {
+export function createMap(container, filters, { onDistrict, hoverText, basemap = false }) {
   let version = 1;
   const map = new maplibregl.Map({
     container, style: style(filters, version), bounds: pakistan, fitBoundsOptions: { padding: 16 }, maxZoom: 18,
@@ -82,6 +84,8 @@ export function createMap(container, filters, { onDistrict, hoverText }) {
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
   map.on('error', (e) => console.error('map:', e.error?.message || e));
+  // The operator's basemap, when the server has one (basemap.js): beneath all of clearmap's layers.
+  if (basemap) addBasemap(map, 'districts-fill');
 
   const hover = document.getElementById('hover');
   let hovered = null;
