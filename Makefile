@@ -19,9 +19,9 @@ run: build
 	./bin/clearmap serve
 
 ## test: set up the local database (unless CLEARMAP_TEST_DATABASE_URL is
-## given) and Chromium, then run every test, the browser's included.
+## given), Chromium and GDAL's tools, then run every test, the browser's included.
 test: setup-for-test lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory fuzz
 
 build: web
@@ -46,6 +46,7 @@ setup:
 setup-for-test:
 	@if [ -z "$$CLEARMAP_TEST_DATABASE_URL" ]; then scripts/setup-postgres.sh; fi
 	scripts/setup-browser.sh
+	scripts/setup-gdal.sh
 
 lint: web
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi

@@ -13,6 +13,7 @@ import (
 
 	"clearmap/internal/api"
 	"clearmap/internal/auth"
+	"clearmap/internal/basemap"
 	"clearmap/internal/boundaries"
 	"clearmap/internal/config"
 	"clearmap/internal/ingest"
@@ -36,6 +37,18 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	logger := newLogger(&cfg, e)
+
+	// The basemap is checked before anything else, so a wrong file stops
+	// the start at once.
+	var base *basemap.Basemap
+	if cfg.Basemap != "" {
+		if base, err = basemap.Open(ctx, cfg.Basemap); err != nil {
+			return err
+		}
+		defer base.Close()
+		logger.Info("serving basemap", "file", base.Path, "format", base.Format, "tiles", base.Type,
+			"minzoom", base.MinZoom, "maxzoom", base.MaxZoom, "vector_layers", len(base.VectorLayers))
+	}
 
 	pool, err := openDB(ctx, &cfg)
 	if err != nil {
@@ -78,6 +91,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		Metrics:          m,
 		UploadsPerMinute: cfg.UploadsPerMinute,
 		TrustedProxies:   cfg.TrustedProxies,
+		Basemap:          base,
 	}), logger)
 	// Requests still running late in a shutdown's grace are cut off with
 	// ErrDraining as the cause, so they answer 503 with Retry-After rather

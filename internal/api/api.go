@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/auth"
+	"clearmap/internal/basemap"
 	"clearmap/internal/ingest"
 	"clearmap/internal/metrics"
 	"clearmap/internal/store"
@@ -47,6 +48,8 @@ type Deps struct {
 	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and -Host
 	// headers are believed; no one else's are.
 	TrustedProxies []netip.Prefix
+	// Basemap is the operator's basemap file, nil when there is none.
+	Basemap *basemap.Basemap
 }
 
 type api struct {
@@ -80,6 +83,8 @@ func New(d Deps) http.Handler {
 		r.Get("/tiles/{z}/{x}/{y}.pbf", a.tile)
 		r.Get("/tiles.json", a.tileJSON)
 		r.Get("/style.json", a.style)
+		r.Get("/basemap.json", a.basemapJSON)
+		r.Get("/basemap/{z}/{x}/{y}", a.basemapTile)
 		r.Get("/ogc", a.ogcLanding)
 		r.Get("/ogc/api", a.ogcAPI)
 		r.Get("/ogc/conformance", a.ogcConformance)

@@ -91,8 +91,10 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 }
 
 // quiet says whether a request is too routine for the info log: health
-// probes, and tiles served without error (a map view fetches dozens a
-// second; writing a line for each cost 14% of a cached tile's time).
+// probes, and tiles (clearmap's and the basemap's) served without error (a
+// map view fetches dozens a second; writing a line for each cost 14% of a
+// cached tile's time).
 func quiet(path string, status int) bool {
-	return path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/tiles/") && status < 400
+	return path == "/healthz" || path == "/readyz" ||
+		(strings.HasPrefix(path, "/tiles/") || strings.HasPrefix(path, "/basemap/")) && status < 400
 }

@@ -20,10 +20,13 @@ type sessionInfo struct {
 	Role      string    `json:"role"`
 	CSRFToken string    `json:"csrf_token"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Basemap says whether /basemap.json describes a basemap to draw.
+	Basemap bool `json:"basemap"`
 }
 
-func infoOf(s auth.Session) sessionInfo {
-	return sessionInfo{Name: s.Token.Name, Role: string(s.Token.Role), CSRFToken: s.CSRF, ExpiresAt: s.Expires}
+func (a *api) infoOf(s auth.Session) sessionInfo {
+	return sessionInfo{Name: s.Token.Name, Role: string(s.Token.Role), CSRFToken: s.CSRF, ExpiresAt: s.Expires,
+		Basemap: a.Basemap != nil}
 }
 
 // signIn exchanges {"token": "..."} for a session cookie: HttpOnly, so page
@@ -69,14 +72,14 @@ func (a *api) signIn(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
 	})
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, infoOf(s))
+	writeJSON(w, http.StatusCreated, a.infoOf(s))
 }
 
 // session tells a page that is signed in who it is, and its CSRF token
 // again (after a reload).
 func (a *api) session(w http.ResponseWriter, r *http.Request) {
 	if s, ok := browserSession(w, r); ok {
-		writeJSON(w, http.StatusOK, infoOf(s))
+		writeJSON(w, http.StatusOK, a.infoOf(s))
 	}
 }
 

@@ -40,6 +40,9 @@ type Config struct {
 	// RejectedBytesPerDay bounds what one token's rejected uploads of the
 	// last 24 hours keep (0: no bound beyond the first MiB of each).
 	RejectedBytesPerDay int64
+	// Basemap is a PMTiles or MBTiles file whose tiles are served beneath
+	// the map ("": none).
+	Basemap string
 }
 
 // Prefixes is a list of IP networks, set from comma-separated addresses
@@ -99,6 +102,7 @@ var settings = []setting{
 	{"trusted-proxies", "CLEARMAP_TRUSTED_PROXIES"},
 	{"upload-concurrency", "CLEARMAP_UPLOAD_CONCURRENCY"},
 	{"rejected-bytes-per-day", "CLEARMAP_REJECTED_BYTES_PER_DAY"},
+	{"basemap", "CLEARMAP_BASEMAP"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -126,6 +130,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated IP addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (env CLEARMAP_TRUSTED_PROXIES)")
 	fs.IntVar(&c.UploadConcurrency, "upload-concurrency", 4, "uploads checked and stored at once, below db-max-conns; others wait up to 30 s, then 503 (env CLEARMAP_UPLOAD_CONCURRENCY)")
 	fs.Int64Var(&c.RejectedBytesPerDay, "rejected-bytes-per-day", 64<<20, "bytes one token's rejected uploads of the last 24 hours may keep; 0 lifts the bound (env CLEARMAP_REJECTED_BYTES_PER_DAY)")
+	fs.StringVar(&c.Basemap, "basemap", "", "a PMTiles or MBTiles file (vector or raster) served at /basemap and drawn beneath the web map; empty: none (env CLEARMAP_BASEMAP)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {

@@ -28,6 +28,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		"CLEARMAP_TRUSTED_PROXIES":        "10.0.0.0/8, 127.0.0.1,::1, 192.168.1.7/24",
 		"CLEARMAP_UPLOAD_CONCURRENCY":     "3",
 		"CLEARMAP_REJECTED_BYTES_PER_DAY": "2048",
+		"CLEARMAP_BASEMAP":                "/srv/pakistan.pmtiles",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -45,6 +46,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
 		UploadsPerMinute: 5, UploadConcurrency: 3, RejectedBytesPerDay: 2048, MetricsAddr: "127.0.0.1:9464",
+		Basemap: "/srv/pakistan.pmtiles",
 		TrustedProxies: Prefixes{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
 			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("192.168.1.0/24"),
@@ -63,7 +65,8 @@ func TestDefaults(t *testing.T) {
 	}
 	fs.Parse(nil)
 	if c.DatabaseURL != DefaultDatabaseURL || c.Addr != "127.0.0.1:8080" || c.LogFormat != "text" || c.Check() != nil ||
-		c.MetricsAddr != "" || len(c.TrustedProxies) != 0 || c.UploadConcurrency != 4 || c.RejectedBytesPerDay != 64<<20 {
+		c.MetricsAddr != "" || len(c.TrustedProxies) != 0 || c.UploadConcurrency != 4 || c.RejectedBytesPerDay != 64<<20 ||
+		c.Basemap != "" {
 		t.Fatalf("defaults %+v", c)
 	}
 }

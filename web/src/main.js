@@ -85,7 +85,7 @@ async function showApp(s) {
   for (const id of ['map', 'legend', 'progress', 'chart', 'tables', 'filters']) $(id).hidden = !reads;
   if (!reads) return;
   if (!view) {
-    view = createMap($('map'), filters, { onDistrict: (code) => showDistrict(code, true), hoverText: districtText });
+    view = createMap($('map'), filters, { onDistrict: (code) => showDistrict(code, true), hoverText: districtText, basemap: s.basemap });
     window.clearmapMap = view.map; // for the end-to-end tests
     // On a phone the legend starts folded, so the map keeps its space.
     $('legend').open = !matchMedia('(max-width: 800px)').matches;

@@ -11,6 +11,7 @@ import notoLatin from '@fontsource/noto-sans/files/noto-sans-latin-400-normal.wo
 import notoLatinExt from '@fontsource/noto-sans/files/noto-sans-latin-ext-400-normal.woff2?url';
 import notoLatinBold from '@fontsource/noto-sans/files/noto-sans-latin-700-normal.woff2?url';
 import { filterQuery } from './api.js';
+import { addBasemap } from './basemap.js';
 import { acres, count, esc } from './format.js';
 
 // The worker is served from our own origin, like everything else.
@@ -27,7 +28,7 @@ const ramp = ['#fee8c8', '#fdbb84', '#fc8d59', '#e34a33', '#b30000'];
  * whatever the filters. Returns [lower bound in acres, colour, label]; the
  * first class is "none".
  */
-export function choroplethClasses(districtAcres) {
+function choroplethClasses(districtAcres) {
   const values = districtAcres.filter((a) => a > 0).sort((a, b) => a - b);
   const out = [[0, noClearance, 'none']];
   if (!values.length) return out;
@@ -107,6 +108,12 @@ function tileURL(filters, version) {
   return `${location.origin}/tiles/{z}/{x}/{y}.mvt${q}${q ? '&' : '?'}v=${version}`;
 }
 
+/**
+ * The choropleth over an operator's basemap: districts with no clearance
+ * let it show through, and the classes are lighter so it reads beneath.
+ */
+const overBasemap = (classes) => [[classes[0][0], 'rgba(0, 0, 0, 0)', classes[0][2]], ...classes.slice(1)];
+
 /** The fill colour for the choropleth classes. */
 function fillColour(classes) {
   if (classes.length === 1) return classes[0][1];
@@ -115,7 +122,8 @@ function fillColour(classes) {
   return fill;
 }
 
-function style(filters, version, classes) {
+function style(filters, version, classes, basemap) {
+  const opaque = basemap ? 0.6 : 0.85;
   const src = { source: 'clearmap' };
   return {
     version: 8,
@@ -138,7 +146,7 @@ function style(filters, version, classes) {
       // names beneath read; hover and selection stay visible.
       { id: 'districts-fill', type: 'fill', ...src, 'source-layer': 'districts',
         paint: { 'fill-color': fillColour(classes),
-          'fill-opacity': ['interpolate', ['linear'], ['zoom'], 8, hovered(1, 0.85), 10, hovered(0.6, 0.4), 12, hovered(0.25, 0)] } },
+          'fill-opacity': ['interpolate', ['linear'], ['zoom'], 8, hovered(1, opaque), 10, hovered(0.6, 0.4), 12, hovered(0.25, 0)] } },
       { id: 'rivers', type: 'line', ...src, 'source-layer': 'rivers',
         layout: { 'line-cap': 'round', 'line-join': 'round' },
         paint: { 'line-color': '#7fa7cf', 'line-width': ['interpolate', ['linear'], ['zoom'], 5, 0.6, 10, 1.6, 14, 3] } },
@@ -243,18 +251,22 @@ function nameDistrictsInView(map) {
 
 /**
  * Creates the map. onDistrict(code) is called when a district is clicked;
- * hoverText(code) gives the text shown while one is hovered.
+ * hoverText(code) gives the text shown while one is hovered; basemap (the
+ * session's `basemap`) adds the server's basemap beneath everything.
  */
-export function createMap(container, filters, { onDistrict, hoverText }) {
+export function createMap(container, filters, { onDistrict, hoverText, basemap = false }) {
   let version = 1;
-  let classes = choroplethClasses([]);
+  const classed = (acres) => (basemap ? overBasemap : (c) => c)(choroplethClasses(acres));
+  let classes = classed([]);
   const map = new maplibregl.Map({
-    container, style: style(filters, version, classes), bounds: pakistan, fitBoundsOptions: { padding: 16 }, maxZoom: 18,
+    container, style: style(filters, version, classes, basemap), bounds: pakistan, fitBoundsOptions: { padding: 16 }, maxZoom: 18,
     attributionControl: { compact: true }, dragRotate: false, pitchWithRotate: false,
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
   map.on('error', (e) => console.error('map:', e.error?.message || e));
+  // The operator's basemap, when the server has one (basemap.js): beneath all of clearmap's layers.
+  if (basemap) addBasemap(map, 'districts-fill');
 
   const hover = document.getElementById('hover');
   const state = (code, s) => map.setFeatureState({ source: 'clearmap', sourceLayer: 'districts', id: code }, s);
@@ -326,7 +338,7 @@ export function createMap(container, filters, { onDistrict, hoverText }) {
     },
     /** Classes the choropleth by the districts' acres; returns the classes. */
     classify(districtAcres) {
-      classes = choroplethClasses(districtAcres);
+      classes = classed(districtAcres);
       map.setPaintProperty('districts-fill', 'fill-color', fillColour(classes));
       return classes;
     },

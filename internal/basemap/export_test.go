@@ -1,0 +1,4 @@
+package basemap
+
+// TileID is tileID, for tests.
+var TileID = tileID
