@@ -47,7 +47,8 @@ func loadDistricts(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "loaded %d districts in %d provinces from %s\n", r.Districts, r.Provinces, set.Source)
+	fmt.Fprintf(e.stdout, "loaded %d districts in %d provinces, with %d places and %d river lines inside them, from %s\n",
+		r.Districts, r.Provinces, r.Places, r.Rivers, set.Source)
 	if len(r.Removed) > 0 {
 		fmt.Fprintf(e.stdout, "removed %s\n", strings.Join(r.Removed, ", "))
 	}

@@ -159,7 +159,7 @@ func TestLoadDistrictsCommand(t *testing.T) {
 	dir := t.TempDir()
 
 	r := clearmap(t, url, "load-districts")
-	if r.code != 0 || r.stdout != "loaded 156 districts in 7 provinces from embedded\n" {
+	if r.code != 0 || r.stdout != "loaded 156 districts in 7 provinces, with 441 places and 343 river lines inside them, from embedded\n" {
 		t.Fatalf("embedded: %+v", r)
 	}
 
@@ -187,7 +187,9 @@ func TestLoadDistrictsCommand(t *testing.T) {
 		"geometry":{"type":"Polygon","coordinates":[[[69,29],[72,29],[72,32],[69,32],[69,29]]]},
 		"properties":{"province_code":"X-A","province_name":"A","province_kind":"province"}}]}`), 0o644)
 	r = clearmap(t, url, "load-districts", good, "--provinces", provinces)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "loaded 1 districts in 1 provinces from "+good+" + "+provinces+"\nremoved PK-") {
+	// 70–71 E, 30–31 N holds 9 of the shipped places.
+	if r.code != 0 || !regexp.MustCompile(`^loaded 1 districts in 1 provinces, with 9 places and [1-9]\d* river lines inside them, from `+
+		regexp.QuoteMeta(good+" + "+provinces)+"\nremoved PK-").MatchString(r.stdout) {
 		t.Fatalf("replacement: %+v", r)
 	}
 	var kind string
@@ -267,7 +269,7 @@ func TestServeOnAnEmptyDatabase(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d after SIGTERM-like cancel: %s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), `msg="loaded embedded boundaries" districts=156 provinces=7`) ||
+	if !strings.Contains(stderr.String(), `msg="loaded embedded boundaries" districts=156 provinces=7 places=441 rivers=343`) ||
 		!strings.Contains(stderr.String(), "msg=stopped") {
 		t.Fatalf("log: %s", stderr.String())
 	}
@@ -286,6 +288,22 @@ func TestServeOnAnEmptyDatabase(t *testing.T) {
 	pool.QueryRow(ctx, "SELECT count(*) FROM tokens WHERE role = 'admin'").Scan(&admins)
 	if loads != 1 || admins != 1 {
 		t.Fatalf("%d boundary loads and %d admin tokens after two starts, want 1 and 1", loads, admins)
+	}
+
+	// Boundaries loaded before there were places and rivers (migration
+	// 00022): the next start loads them, and only them.
+	if _, err := pool.Exec(ctx, "DELETE FROM places; DELETE FROM rivers"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, stderr, stop = startServe(t, url)
+	if code := stop(); code != 0 {
+		t.Fatalf("third serve exited %d", code)
+	}
+	var places int
+	pool.QueryRow(ctx, "SELECT count(*) FROM places").Scan(&places)
+	pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE action = 'boundaries.load'").Scan(&loads)
+	if !strings.Contains(stderr.String(), `msg="loaded embedded places and rivers" places=441 rivers=343`) || places != 441 || loads != 1 {
+		t.Fatalf("third start: %d places, %d boundary loads; log %s", places, loads, stderr.String())
 	}
 }
 

@@ -187,7 +187,18 @@ func prepare(ctx context.Context, e env, logger *slog.Logger, pool *pgxpool.Pool
 		if err != nil {
 			return fmt.Errorf("loading embedded boundaries: %w", err)
 		}
-		logger.Info("loaded embedded boundaries", "districts", r.Districts, "provinces", r.Provinces, "took", time.Since(start).Round(time.Millisecond))
+		logger.Info("loaded embedded boundaries", "districts", r.Districts, "provinces", r.Provinces,
+			"places", r.Places, "rivers", r.Rivers, "took", time.Since(start).Round(time.Millisecond))
+	} else if named, err := boundaries.ContextLoaded(ctx, pool); err != nil {
+		return err
+	} else if !named {
+		// Boundaries loaded before places and rivers existed (migration 00022).
+		start := time.Now()
+		places, rivers, err := boundaries.LoadContext(ctx, pool, "system")
+		if err != nil {
+			return fmt.Errorf("loading embedded places and rivers: %w", err)
+		}
+		logger.Info("loaded embedded places and rivers", "places", places, "rivers", rivers, "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	secret, err := auth.EnsureAdmin(ctx, pool)

@@ -125,18 +125,31 @@ func (a *api) tileJSON(w http.ResponseWriter, r *http.Request) {
 			{"id": "clearances", "description": "Cleared fields: polygons from zoom 10, points below", "minzoom": 0, "maxzoom": 16,
 				"fields": field("id", "Number", "crop", "String", "cleared_on", "String", "acres", "Number",
 					"team", "String", "upload_id", "Number")},
+			{"id": "places", "description": "Populated places (GeoNames; feature id the GeoNames id): below zoom 6 those of 500,000 people or more, below zoom 8 of 100,000 or more, all from zoom 8; the capitals at every zoom. kind is national_capital, provincial_capital, district_seat or town",
+				"minzoom": 0, "maxzoom": 16,
+				"fields": field("name", "String", "population", "Number", "kind", "String")},
+			{"id": "labels", "description": "Where to write province names (every zoom) and district names (from zoom " + strconv.Itoa(tiles.DistrictLabelZoom) + "): a point well inside each. kind is province or district",
+				"minzoom": 0, "maxzoom": 16,
+				"fields": field("name", "String", "kind", "String", "code", "String")},
+			{"id": "rivers", "description": "Rivers and canals in Pakistan (GSHHG). level is GMT's river level: 0 river-lakes, 1-4 permanent rivers (major to minor), 5-7 intermittent, 8-10 canals; below zoom 6 levels 0-2, below zoom 8 levels 0-5, all from zoom 8",
+				"minzoom": 0, "maxzoom": 16,
+				"fields": field("level", "Number")},
 		},
 	})
 }
 
 // style is a MapLibre style on the service's own tiles: the district
-// choropleth, and the fields coloured by crop. It names no glyphs or
-// sprites, so it works with no internet.
+// choropleth, rivers, the fields coloured by crop, and the names of places,
+// districts and provinces. It names no glyphs or sprites, so it works with
+// no internet: GL clients draw the labels' text with a local font.
 func (a *api) style(w http.ResponseWriter, r *http.Request) {
 	if _, ok := a.filter(w, r); !ok {
 		return
 	}
 	cropColour := []any{"match", []any{"get", "crop"}, "poppy", "#c2185b", "cannabis", "#2e7d32", "#555555"}
+	font := []string{"Noto Sans Regular"}
+	halo := map[string]any{"text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1.2}
+	major := []any{"<=", []any{"get", "level"}, 2} // double-lined and major rivers
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version": 8,
 		"name":    "clearmap",
@@ -153,6 +166,11 @@ func (a *api) style(w http.ResponseWriter, r *http.Request) {
 						0, "#fff7ec", 10, "#fdd49e", 100, "#fc8d59", 1000, "#d7301f", 10000, "#7f0000"},
 					"fill-opacity": 0.75,
 				}},
+			{"id": "rivers", "type": "line", "source": "clearmap", "source-layer": "rivers",
+				"layout": map[string]any{"line-cap": "round", "line-join": "round"},
+				"paint": map[string]any{"line-color": "#5b9bd5",
+					"line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"},
+						5, []any{"case", major, 1, 0.4}, 10, []any{"case", major, 2.5, 1}}}},
 			{"id": "districts-line", "type": "line", "source": "clearmap", "source-layer": "districts",
 				"paint": map[string]any{"line-color": "#6d6d6d", "line-width": 0.6}},
 			{"id": "provinces-line", "type": "line", "source": "clearmap", "source-layer": "provinces",
@@ -163,6 +181,32 @@ func (a *api) style(w http.ResponseWriter, r *http.Request) {
 			{"id": "clearances-fill", "type": "fill", "source": "clearmap", "source-layer": "clearances",
 				"minzoom": tiles.PolygonZoom, "filter": []any{"==", []any{"geometry-type"}, "Polygon"},
 				"paint": map[string]any{"fill-color": cropColour, "fill-opacity": 0.6, "fill-outline-color": "#222222"}},
+			// Symbols later in this list are placed first: provinces, then
+			// places, then districts.
+			{"id": "labels-districts", "type": "symbol", "source": "clearmap", "source-layer": "labels",
+				"minzoom": tiles.DistrictLabelZoom, "filter": []any{"==", []any{"get", "kind"}, "district"},
+				"layout": map[string]any{"text-field": []any{"get", "name"}, "text-font": font, "text-max-width": 7,
+					"text-size": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 5, 10, 10, 14}},
+				"paint": map[string]any{"text-color": "#555555", "text-halo-color": "#ffffff", "text-halo-width": 1}},
+			{"id": "places-dot", "type": "circle", "source": "clearmap", "source-layer": "places",
+				"paint": map[string]any{"circle-color": "#333333", "circle-stroke-color": "#ffffff", "circle-stroke-width": 1,
+					"circle-radius": []any{"interpolate", []any{"linear"}, []any{"get", "population"}, 0, 2, 1000000, 4}}},
+			{"id": "places", "type": "symbol", "source": "clearmap", "source-layer": "places",
+				"layout": map[string]any{"text-field": []any{"get", "name"}, "text-font": font, "text-max-width": 8,
+					// The capitals, then bigger places, are placed first, so
+					// they win a collision (Islamabad over Rawalpindi).
+					"symbol-sort-key": []any{"-", []any{"+", []any{"get", "population"},
+						[]any{"match", []any{"get", "kind"}, "national_capital", 2e8, "provincial_capital", 1e8, 0}}},
+					"text-size": []any{"interpolate", []any{"linear"}, []any{"get", "population"},
+						0, 10, 100000, 11, 1000000, 14, 5000000, 16},
+					"text-variable-anchor": []string{"left", "right", "top", "bottom"}, "text-radial-offset": 0.6},
+				"paint": halo},
+			{"id": "labels-provinces", "type": "symbol", "source": "clearmap", "source-layer": "labels",
+				"filter": []any{"==", []any{"get", "kind"}, "province"},
+				"layout": map[string]any{"text-field": []any{"get", "name"}, "text-font": font, "text-max-width": 8,
+					"text-transform": "uppercase", "text-letter-spacing": 0.1,
+					"text-size": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 3, 10, 8, 16}},
+				"paint": halo},
 		},
 	})
 }

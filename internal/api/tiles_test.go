@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -205,24 +207,65 @@ func TestTileJSONAndStyle(t *testing.T) {
 	r.json(t, &tj)
 	want := s.url + "/tiles/{z}/{x}/{y}.mvt?access_token=" + analyst + "&crop=poppy"
 	if r.status != 200 || tj.TileJSON != "3.0.0" || len(tj.Tiles) != 1 || tj.Tiles[0] != want || tj.MinZoom != 0 || tj.MaxZoom < 14 ||
-		len(tj.Bounds) != 4 || tj.Bounds[0] < 60 || tj.Bounds[2] > 78 || !strings.Contains(tj.Attribution, "OpenStreetMap contributors") {
+		len(tj.Bounds) != 4 || tj.Bounds[0] < 60 || tj.Bounds[2] > 78 || !strings.Contains(tj.Attribution, "OpenStreetMap contributors") ||
+		!strings.Contains(tj.Attribution, "GeoNames") || !strings.Contains(tj.Attribution, "CC BY 4.0") || !strings.Contains(tj.Attribution, "GSHHG") {
 		t.Fatalf("tilejson %d %+v", r.status, tj)
 	}
-	if len(tj.VectorLayers) != 3 || tj.VectorLayers[0].ID != "provinces" || tj.VectorLayers[1].ID != "districts" || tj.VectorLayers[1].Fields["acres"] != "Number" ||
-		tj.VectorLayers[2].ID != "clearances" || tj.VectorLayers[2].Fields["crop"] != "String" {
+	// Each layer the tiles carry, with the fields its features have.
+	wantLayers := map[string]map[string]string{
+		"provinces": {"code": "String", "name": "String"},
+		"districts": {"code": "String", "name": "String", "province": "String", "acres": "Number",
+			"acres_poppy": "Number", "acres_cannabis": "Number", "fields": "Number"},
+		"clearances": {"id": "Number", "crop": "String", "cleared_on": "String", "acres": "Number", "team": "String", "upload_id": "Number"},
+		"places":     {"name": "String", "population": "Number", "kind": "String"},
+		"labels":     {"name": "String", "kind": "String", "code": "String"},
+		"rivers":     {"level": "Number"},
+	}
+	if len(tj.VectorLayers) != len(wantLayers) {
 		t.Fatalf("vector_layers %+v", tj.VectorLayers)
+	}
+	for _, l := range tj.VectorLayers {
+		if !maps.Equal(l.Fields, wantLayers[l.ID]) {
+			t.Fatalf("vector layer %s has fields %v, want %v", l.ID, l.Fields, wantLayers[l.ID])
+		}
 	}
 
 	r = s.send(t, "GET", "/style.json", analyst, nil)
 	var style struct {
 		Version int
 		Sources map[string]struct{ Type, URL string }
-		Layers  []struct{ ID, Source string }
+		Layers  []struct {
+			ID, Type, Source string
+			SourceLayer      string         `json:"source-layer"`
+			Layout           map[string]any `json:"layout"`
+		}
 	}
 	r.json(t, &style)
 	src := style.Sources["clearmap"]
-	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 6 {
+	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 11 {
 		t.Fatalf("style %d %+v", r.status, style)
+	}
+	// Every layer but the background draws a layer of the tiles; names are
+	// written on places, provinces and districts, and rivers drawn.
+	var symbols []string
+	drawn := map[string]bool{}
+	for _, l := range style.Layers {
+		if l.Type != "background" && wantLayers[l.SourceLayer] == nil {
+			t.Fatalf("style layer %s draws source layer %q, which the tiles lack", l.ID, l.SourceLayer)
+		}
+		drawn[l.SourceLayer] = true
+		if l.Type == "symbol" {
+			symbols = append(symbols, l.SourceLayer)
+			if font := fmt.Sprint(l.Layout["text-font"]); font != "[Noto Sans Regular]" || fmt.Sprint(l.Layout["text-field"]) != "[get name]" {
+				t.Fatalf("style layer %s: text-font %s, text-field %v", l.ID, font, l.Layout["text-field"])
+			}
+		}
+		if l.ID == "places" && !strings.HasPrefix(fmt.Sprint(l.Layout["symbol-sort-key"]), "[- [+ [get population]") {
+			t.Fatalf("places: symbol-sort-key %v; the biggest place must be placed first", l.Layout["symbol-sort-key"])
+		}
+	}
+	if !slices.Equal(symbols, []string{"labels", "places", "labels"}) || len(drawn) != len(wantLayers)+1 {
+		t.Fatalf("style: symbol layers on %v; source layers drawn %v", symbols, drawn)
 	}
 	if strings.Contains(r.body, "glyphs") || strings.Contains(r.body, "sprite") {
 		t.Fatal("the style needs resources from elsewhere")

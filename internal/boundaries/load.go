@@ -83,6 +83,8 @@ func Embedded() Set {
 type Result struct {
 	Districts int      // districts now loaded
 	Provinces int      // provinces now loaded
+	Places    int      // places now loaded: the embedded ones inside the districts
+	Rivers    int      // river lines now loaded: the embedded ones reaching into the districts
 	Removed   []string // codes of districts and provinces the new set no longer has
 }
 
@@ -126,6 +128,9 @@ func Load(ctx context.Context, db *pgxpool.Pool, set Set, actor string) (Result,
 		if err != nil {
 			return err
 		}
+		if result.Places, result.Rivers, err = replaceContext(ctx, tx); err != nil {
+			return err
+		}
 		// Every figure depends on where the district lines run.
 		if err := acreage.Rebuild(ctx, tx); err != nil {
 			return err
@@ -135,7 +140,7 @@ func Load(ctx context.Context, db *pgxpool.Pool, set Set, actor string) (Result,
 		}
 		return audit.Record(ctx, tx, actor, "boundaries.load", set.Source, map[string]any{
 			"sha256": set.SHA256, "districts": result.Districts,
-			"provinces": result.Provinces, "removed": result.Removed,
+			"provinces": result.Provinces, "places": result.Places, "rivers": result.Rivers, "removed": result.Removed,
 		})
 	})
 	if err != nil {
@@ -249,23 +254,24 @@ func check(ctx context.Context, tx pgx.Tx, query string) error {
 	return nil
 }
 
-// replace upserts the staged set and removes what it no longer has.
+// replace upserts the staged set, with each shape's label point
+// (label_point, migration 00022), and removes what it no longer has.
 func replace(ctx context.Context, tx pgx.Tx) (Result, error) {
 	var r Result
 	_, err := tx.Exec(ctx, `
-		INSERT INTO provinces (code, name, kind, props, area_m2, geom, geom_3857)
-		SELECT code, name, kind, props, ST_Area(geom::geography), geom, ST_Transform(geom, 3857)
-		FROM stage_provinces
+		INSERT INTO provinces (code, name, kind, props, area_m2, geom, geom_3857, label_3857)
+		SELECT code, name, kind, props, ST_Area(geom::geography), geom, g, label_point(g)
+		FROM stage_provinces, ST_Transform(geom, 3857) g
 		ON CONFLICT (code) DO UPDATE SET
-			name = excluded.name, kind = excluded.kind, props = excluded.props,
-			area_m2 = excluded.area_m2, geom = excluded.geom, geom_3857 = excluded.geom_3857;
-		INSERT INTO districts (code, name, province_code, division, props, area_m2, geom, geom_3857)
-		SELECT code, name, province_code, division, props, ST_Area(geom::geography), geom, ST_Transform(geom, 3857)
-		FROM stage_districts
+			name = excluded.name, kind = excluded.kind, props = excluded.props, area_m2 = excluded.area_m2,
+			geom = excluded.geom, geom_3857 = excluded.geom_3857, label_3857 = excluded.label_3857;
+		INSERT INTO districts (code, name, province_code, division, props, area_m2, geom, geom_3857, label_3857)
+		SELECT code, name, province_code, division, props, ST_Area(geom::geography), geom, g, label_point(g)
+		FROM stage_districts, ST_Transform(geom, 3857) g
 		ON CONFLICT (code) DO UPDATE SET
 			name = excluded.name, province_code = excluded.province_code,
-			division = excluded.division, props = excluded.props,
-			area_m2 = excluded.area_m2, geom = excluded.geom, geom_3857 = excluded.geom_3857`)
+			division = excluded.division, props = excluded.props, area_m2 = excluded.area_m2,
+			geom = excluded.geom, geom_3857 = excluded.geom_3857, label_3857 = excluded.label_3857`)
 	if err != nil {
 		return r, err
 	}

@@ -6,6 +6,8 @@
 // its districts. The files shipped in geodata/ are the default. Any file with
 // the same properties can replace them: it is checked whole and loaded in one
 // transaction, or rejected with every problem listed and nothing changed.
+// With the boundaries it loads the places and rivers shipped in geodata/,
+// keeping those inside the districts (context.go).
 package boundaries
 
 import (

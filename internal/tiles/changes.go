@@ -59,8 +59,17 @@ func BoundariesChanged(ctx context.Context, tx pgx.Tx) error {
 		SELECT c.x, c.y, d.code, c.geom FROM districts d, zoom12_cuts(d.geom_3857) c;
 		DELETE FROM province_cuts;
 		INSERT INTO province_cuts (x, y, province_code, geom)
-		SELECT c.x, c.y, p.code, c.geom FROM provinces p, zoom12_cuts(p.geom_3857) c;
-		INSERT INTO tile_changes (bbox) VALUES (NULL)`)
+		SELECT c.x, c.y, p.code, c.geom FROM provinces p, zoom12_cuts(p.geom_3857) c`)
+	if err != nil {
+		return err
+	}
+	return AllChanged(ctx, tx)
+}
+
+// AllChanged notes, in tx, that every tile changes: the cache then empties
+// itself (a change with no bbox).
+func AllChanged(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "INSERT INTO tile_changes (bbox) VALUES (NULL)")
 	return err
 }
 

@@ -190,9 +190,12 @@ func validateFeature(f []byte, keys, values int, extent int64) (uint64, error) {
 	return id, validateGeometry(typ, geometry, extent)
 }
 
-// validateGeometry runs the command stream (spec §4.3) for a point (1) or
-// polygon (3) feature.
+// validateGeometry runs the command stream (spec §4.3) for a point (1),
+// line (2) or polygon (3) feature.
 func validateGeometry(typ uint64, cmds []uint32, extent int64) error {
+	if typ < 1 || typ > 3 {
+		return fmt.Errorf("geometry type %d: clearmap writes points, lines and polygons only", typ)
+	}
 	var x, y int64
 	var ring [][2]int64
 	rings := 0
@@ -217,12 +220,31 @@ func validateGeometry(typ uint64, cmds []uint32, extent int64) error {
 			if typ == 3 && id == 2 && (ring == nil || count < 2) {
 				return fmt.Errorf("polygon LineTo of %d without a MoveTo, or too short for a ring", count)
 			}
+			if typ == 2 && id == 1 {
+				// A line starts with one MoveTo, and the line before it
+				// has had its LineTo.
+				if count != 1 || len(ring) == 1 {
+					return fmt.Errorf("line MoveTo of %d, or a MoveTo with no LineTo after it", count)
+				}
+				ring = nil
+			}
+			if typ == 2 && id == 2 {
+				if ring == nil {
+					return fmt.Errorf("line LineTo without a MoveTo")
+				}
+				if len(ring) == 1 {
+					rings++
+				}
+			}
 			for k := 0; k < count; k++ {
-				x += int64(protowire.DecodeZigZag(uint64(cmds[i])))
-				y += int64(protowire.DecodeZigZag(uint64(cmds[i+1])))
+				dx, dy := int64(protowire.DecodeZigZag(uint64(cmds[i]))), int64(protowire.DecodeZigZag(uint64(cmds[i+1])))
+				x, y = x+dx, y+dy
 				i += 2
 				if err := inRange(); err != nil {
 					return err
+				}
+				if id == 2 && dx == 0 && dy == 0 {
+					return fmt.Errorf("LineTo of length 0 at (%d, %d)", x, y)
 				}
 				ring = append(ring, [2]int64{x, y})
 			}
@@ -254,10 +276,10 @@ func validateGeometry(typ uint64, cmds []uint32, extent int64) error {
 			return fmt.Errorf("command %d count %d not allowed in a type %d geometry", id, count, typ)
 		}
 	}
-	if typ != 1 && typ != 3 {
-		return fmt.Errorf("geometry type %d: clearmap writes points and polygons only", typ)
+	if typ == 2 && len(ring) == 1 {
+		return fmt.Errorf("line ends with a MoveTo")
 	}
-	if rings == 0 || ring != nil {
+	if rings == 0 || typ != 2 && ring != nil {
 		return fmt.Errorf("empty geometry or unclosed ring")
 	}
 	return nil
@@ -364,7 +386,8 @@ func TestValidatorRejectsBrokenTiles(t *testing.T) {
 		return b
 	}
 	good := feature(1, []uint64{0, 0}, 3, square)
-	if err := validateTile(tile(layer(2, good))); err != nil {
+	line := feature(2, nil, 2, append(square[:len(square)-1:len(square)-1], cmd(1, 1), zz(5), zz(5), cmd(2, 1), zz(1), zz(0)))
+	if err := validateTile(tile(layer(2, good, line))); err != nil {
 		t.Fatalf("a valid tile was rejected: %v", err)
 	}
 	for name, c := range map[string]struct {
@@ -378,7 +401,11 @@ func TestValidatorRejectsBrokenTiles(t *testing.T) {
 		"tag past values":   {tile(layer(2, feature(1, []uint64{0, 1}, 3, square))), "outside 1 keys, 1 values"},
 		"exterior reversed": {tile(layer(2, feature(1, nil, 3, reversed))), "first ring is an interior ring"},
 		"ring not closed":   {tile(layer(2, feature(1, nil, 3, square[:len(square)-1]))), "unclosed ring"},
-		"line string":       {tile(layer(2, feature(1, nil, 2, square[:len(square)-1]))), "points and polygons only"},
+		"unknown type":      {tile(layer(2, feature(1, nil, 4, square))), "points, lines and polygons only"},
+		"line of a point":   {tile(layer(2, feature(1, nil, 2, square[:3]))), "line ends with a MoveTo"},
+		"line move twice":   {tile(layer(2, feature(1, nil, 2, append(square[:3:3], square[:3]...)))), "MoveTo with no LineTo"},
+		"line closed":       {tile(layer(2, feature(1, nil, 2, square))), "not allowed in a type 2"},
+		"zero-length edge":  {tile(layer(2, feature(1, nil, 2, []uint64{cmd(1, 1), zz(0), zz(0), cmd(2, 1), zz(0), zz(0)}))), "LineTo of length 0"},
 		"truncated":         {tile(layer(2, good))[:20], "unexpected EOF"},
 	} {
 		if err := validateTile(c.tile); err == nil || !strings.Contains(err.Error(), c.want) {

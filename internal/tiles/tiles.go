@@ -8,6 +8,17 @@
 // 11, where a field is a few pixels wide and a tile can hold ten thousand,
 // polygons are simplified to half a pixel and acres rounded to 0.1, which
 // keeps the densest tile under 500 KB.
+//
+// Three layers name the map. Layer places carries populated places (name,
+// population, kind; feature id the GeoNames id), thinned by population:
+// below zoom 6 only places of 500,000 people or more, below zoom 8 of
+// 100,000 or more, from zoom 8 all (capitals, national and provincial, at
+// every zoom). Layer labels carries one point per province (every zoom) and
+// per district (from zoom 5) to write its name at (name, kind province or
+// district, code). Layer rivers carries rivers and canals (level, GMT's
+// river level: 0 river-lakes, 1–4 permanent rivers, 5–7 intermittent, 8–10
+// canals), simplified to a quarter pixel: below zoom 6 levels 0–2, below
+// zoom 8 levels 0–5, from zoom 8 all.
 package tiles
 
 import (
@@ -27,8 +38,10 @@ const (
 	MaxZoom = 22
 	// PolygonZoom is the first zoom at which clearances are polygons.
 	PolygonZoom = 10
-	extent      = 4096
-	buffer      = 64
+	// DistrictLabelZoom is the first zoom with district labels.
+	DistrictLabelZoom = 5
+	extent            = 4096
+	buffer            = 64
 )
 
 // Coordinate is one tile's address.
@@ -48,12 +61,14 @@ type Service struct {
 	DB *pgxpool.Pool
 }
 
-// tileSQL builds both layers in one statement. $1–$3 z, x, y; $4–$8 the
-// districts' figures; $9 the fields' simplification tolerance in metres; $10 crop
+// tileSQL builds every layer in one statement. $1–$3 z, x, y; $4–$8 the
+// districts' figures; $9 a quarter pixel in metres (the rivers' simplification
+// tolerance, half the fields'); $10 crop
 // ("" for both), $11–$12 the date range; $13 the thinning cell in metres;
 // $14 true when nothing is filtered, so the districts' figures are the
 // stored totals; $15 true when no date is filtered, so low zooms read the
-// points chosen in advance (point_cells) instead of thinning per request.
+// points chosen in advance (point_cells) instead of thinning per request;
+// $16 DistrictLabelZoom.
 const tileSQL = `
 	WITH bounds AS (
 		SELECT ST_TileEnvelope($1, $2, $3) AS env,
@@ -134,7 +149,26 @@ const tileSQL = `
 	clearance_features AS (
 		SELECT * FROM clearance_polygons WHERE geom IS NOT NULL
 		UNION ALL SELECT * FROM kept_points WHERE geom IS NOT NULL
-		UNION ALL SELECT * FROM thinned_points WHERE geom IS NOT NULL)
+		UNION ALL SELECT * FROM thinned_points WHERE geom IS NOT NULL),
+	place_features AS MATERIALIZED (
+		SELECT p.id, p.name, p.population, p.kind, ST_AsMVTGeom(p.geom_3857, b.env, 4096, 64, true) AS geom
+		FROM places p, bounds b
+		WHERE p.geom_3857 && b.env_buffered
+		  AND (p.population >= CASE WHEN $1 < 6 THEN 500000 WHEN $1 < 8 THEN 100000 ELSE 0 END
+		       OR p.kind IN ('national_capital', 'provincial_capital'))),
+	label_features AS MATERIALIZED (
+		SELECT hashtextextended(l.code, 0) & 9223372036854775807 AS fid, l.name, l.kind, l.code,
+		       ST_AsMVTGeom(l.label_3857, b.env, 4096, 64, true) AS geom
+		FROM (SELECT p.code, p.name, 'province' AS kind, p.label_3857 FROM provinces p, bounds b
+		      WHERE p.label_3857 && b.env_buffered
+		      UNION ALL
+		      SELECT d.code, d.name, 'district', d.label_3857 FROM districts d, bounds b
+		      WHERE $1 >= $16 AND d.label_3857 && b.env_buffered) l, bounds b),
+	river_features AS MATERIALIZED (
+		SELECT r.id, r.level,
+		       ST_AsMVTGeom(CASE WHEN $1 < 12 THEN ST_Simplify(r.geom_3857, $9) ELSE r.geom_3857 END, b.env, 4096, 64, true) AS geom
+		FROM rivers r, bounds b
+		WHERE r.geom_3857 && b.env_buffered AND r.level <= CASE WHEN $1 < 6 THEN 2 WHEN $1 < 8 THEN 5 ELSE 10 END)
 	-- Features in a fixed order, so the same data always gives the same
 	-- bytes (and ETag), whatever plan PostgreSQL picks.
 	SELECT coalesce((SELECT ST_AsMVT(t, 'provinces', 4096, 'geom', 'fid')
@@ -142,7 +176,15 @@ const tileSQL = `
 	    || coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid')
 	                 FROM (SELECT * FROM district_features WHERE geom IS NOT NULL ORDER BY code) t), '')
 	    || coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id')
-	                 FROM (SELECT * FROM clearance_features ORDER BY id) t), '')`
+	                 FROM (SELECT * FROM clearance_features ORDER BY id) t), '')
+	    || coalesce((SELECT ST_AsMVT(t, 'rivers', 4096, 'geom', 'id')
+	                 FROM (SELECT * FROM river_features WHERE geom IS NOT NULL ORDER BY id) t), '')
+	    -- Largest first: a client that places labels in the tile's order
+	    -- (without symbol-sort-key) keeps the big names.
+	    || coalesce((SELECT ST_AsMVT(t, 'places', 4096, 'geom', 'id')
+	                 FROM (SELECT * FROM place_features WHERE geom IS NOT NULL ORDER BY population DESC, id) t), '')
+	    || coalesce((SELECT ST_AsMVT(t, 'labels', 4096, 'geom', 'fid')
+	                 FROM (SELECT * FROM label_features WHERE geom IS NOT NULL ORDER BY kind DESC, code) t), '')`
 
 // inZoom12Tile selects the cut s of the zoom-12 tile holding tile $1/$2/$3
 // (zoom 12 or more).
@@ -182,7 +224,7 @@ func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]b
 	batch := &pgx.Batch{}
 	batch.Queue("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
 	batch.Queue(tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
-		pixel/4, f.Crop, from, to, 4*pixel, unfiltered, f.From.IsZero() && f.To.IsZero()).QueryRow(func(row pgx.Row) error { return row.Scan(&tile) })
+		pixel/4, f.Crop, from, to, 4*pixel, unfiltered, f.From.IsZero() && f.To.IsZero(), DistrictLabelZoom).QueryRow(func(row pgx.Row) error { return row.Scan(&tile) })
 	if err := s.DB.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 	}
