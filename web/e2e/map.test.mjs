@@ -393,11 +393,48 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     const crop = { poppy: [0xc2, 0x18, 0x5b], cannabis: [0x1b, 0x7a, 0x34] }[small.properties.crop];
     assert.ok(Math.abs(r - crop[0]) + Math.abs(g - crop[1]) + Math.abs(b - crop[2]) < 60, `pixel ${[r, g, b]} at the field is not its crop's colour`);
     // The names of the districts in view are drawn, in the bundled font from this server.
+    await page.waitForFunction(() => window.clearmapMap.queryRenderedFeatures({ layers: ['district-labels-in-view'] }).length > 0,
+      null, { timeout: 10_000, polling: 200 });
     const names = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['district-labels-in-view'] }).map((f) => f.properties.name));
     const here = await page.evaluate((c) => window.clearmapMap.queryRenderedFeatures(window.clearmapMap.project(c), { layers: ['districts-fill'] })[0].properties.name, centre);
     assert.ok(names.includes(here), `district names drawn: ${names}; the field is in ${here}`);
     assert.ok(page.requests.some((u) => u.hostname === '127.0.0.1' && u.pathname.endsWith('.woff2')), 'no font fetched from the service');
     await page.screenshot({ path: `${shots}/desktop-zoom-12.png` });
+    await page.evaluate(() => window.clearmapMap.fitBounds([[60.87, 23.6], [77.84, 37.1]], { animate: false }));
+  });
+
+  await t.test('at zoom 11 over a field the map names its district and the nearest town', async () => {
+    const places = JSON.parse(await readFile(new URL('../../geodata/pakistan-places.geojson', import.meta.url), 'utf8')).features;
+    const items = await page.evaluate(async () => (await fetch('/ogc/collections/clearances/items?limit=1000')).json());
+    // The field nearest a place, and that place: both in view at zoom 11.
+    let near = null;
+    for (const f of items.features) {
+      const c = centreOf(f);
+      for (const p of places) {
+        const [x, y] = p.geometry.coordinates;
+        const d = Math.hypot((x - c[0]) * Math.cos((c[1] * Math.PI) / 180), y - c[1]);
+        if (!near || d < near.d) near = { d, field: c, place: p.properties.name, at: [x, y] };
+      }
+    }
+    assert.ok(near.d < 0.1, `no sample field within 10 km of a place (${near.d})`);
+    await page.evaluate(({ field, at }) => window.clearmapMap.jumpTo({ center: [(field[0] + at[0]) / 2, (field[1] + at[1]) / 2], zoom: 11 }), near);
+    await mapIdle(page);
+    // The names of the districts in view are placed once the map has settled.
+    await page.waitForFunction(() => window.clearmapMap.queryRenderedFeatures({ layers: ['district-labels-in-view'] }).length > 0,
+      null, { timeout: 10_000, polling: 200 });
+    const r = await page.evaluate((c) => {
+      const m = window.clearmapMap;
+      return {
+        places: m.queryRenderedFeatures({ layers: ['place-labels'] }).map((f) => f.properties.name),
+        districts: m.queryRenderedFeatures({ layers: ['district-labels-in-view'] }).map((f) => f.properties.name),
+        here: m.queryRenderedFeatures(m.project(c), { layers: ['districts-fill'] })[0]?.properties.name,
+        fields: m.queryRenderedFeatures({ layers: ['clearances-fill', 'clearances-small'] }).length,
+      };
+    }, near.field);
+    assert.ok(r.fields > 0, 'no field drawn');
+    assert.ok(r.places.includes(near.place), `${near.place} not labelled; labels: ${r.places}`);
+    assert.ok(r.here && r.districts.includes(r.here), `the field's district ${r.here} is not named; names: ${r.districts}`);
+    await page.screenshot({ path: `${shots}/desktop-zoom-11-names.png` });
     await page.evaluate(() => window.clearmapMap.fitBounds([[60.87, 23.6], [77.84, 37.1]], { animate: false }));
   });
 

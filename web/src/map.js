@@ -64,7 +64,7 @@ const cropColour = ['match', ['get', 'crop'], 'poppy', cropColours.poppy, 'canna
 // Pakistan's extent (geodata/SOURCE.md), which the map opens on.
 const pakistan = [[60.87, 23.6], [77.84, 37.1]];
 const attribution = 'Boundaries © <a href="https://www.openstreetmap.org/copyright">OpenStreetMap contributors</a> (ODbL); '
-  + 'places © <a href="https://www.geonames.org/">GeoNames</a> (CC BY 4.0)';
+  + 'places © <a href="https://www.geonames.org/">GeoNames</a> (CC BY 4.0); rivers: GSHHG (Wessel and Smith, LGPL 3)';
 
 // Fonts ship in the bundle (Noto Sans, SIL Open Font License): the style
 // names no glyphs URL, so nothing is fetched from elsewhere.
