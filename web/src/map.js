@@ -149,7 +149,11 @@ function style(filters, version, classes, basemap) {
           'fill-opacity': ['interpolate', ['linear'], ['zoom'], 8, hovered(1, opaque), 10, hovered(0.6, 0.4), 12, hovered(0.25, 0)] } },
       { id: 'rivers', type: 'line', ...src, 'source-layer': 'rivers',
         layout: { 'line-cap': 'round', 'line-join': 'round' },
-        paint: { 'line-color': '#7fa7cf', 'line-width': ['interpolate', ['linear'], ['zoom'], 5, 0.6, 10, 1.6, 14, 3] } },
+        // GSHHG's levels: 0–4 rivers (0–2 the major ones), 5–7 intermittent, 8–10 canals.
+        paint: { 'line-color': ['case', ['>=', ['get', 'level'], 8], '#92b4d4', '#6f9fd0'],
+          'line-opacity': ['case', ['all', ['>=', ['get', 'level'], 5], ['<=', ['get', 'level'], 7]], 0.6, 1],
+          'line-width': ['interpolate', ['linear'], ['zoom'], 5, ['case', ['<=', ['get', 'level'], 2], 1, 0.4],
+            10, ['case', ['<=', ['get', 'level'], 2], 2.2, 1], 14, ['case', ['<=', ['get', 'level'], 2], 4, 1.6]] } },
       { id: 'districts-line', type: 'line', ...src, 'source-layer': 'districts',
         paint: { 'line-color': selected('#111111', hovered('#111111', '#6f6f6f')),
           'line-width': ['interpolate', ['linear'], ['zoom'], 5, selected(3, hovered(2.5, 0.5)), 10, selected(3.5, hovered(3, 1.2)), 14, selected(4, hovered(3.5, 2))] } },
@@ -264,6 +268,11 @@ export function createMap(container, filters, { onDistrict, hoverText, basemap =
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
+  // On a phone the credits start folded behind their button (the page's
+  // footer carries them in full), so they do not cover a third of the map.
+  if (matchMedia('(max-width: 800px)').matches) {
+    map.once('load', () => container.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show'));
+  }
   map.on('error', (e) => console.error('map:', e.error?.message || e));
   // The operator's basemap, when the server has one (basemap.js): beneath all of clearmap's layers.
   if (basemap) addBasemap(map, 'districts-fill');
