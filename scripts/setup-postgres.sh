@@ -4,7 +4,9 @@
 #   1. PostgreSQL (Debian's `postgresql` package) and the matching PostGIS 3;
 #   2. a running cluster;
 #   3. a superuser role for the current user (PostGIS and the tests' throwaway
-#      databases need one) and a database called `clearmap`.
+#      databases need one) and a database called `clearmap`;
+#   4. GDAL's command-line tools (`gdal-bin`), which the tests drive as a GIS
+#      user would (ogrinfo, ogr2ogr against the OGC API).
 # Needs root or sudo, and Debian or Ubuntu.
 set -euo pipefail
 
@@ -26,6 +28,8 @@ install() {
 }
 
 command -v pg_lsclusters >/dev/null 2>&1 || install postgresql
+# GDAL's command-line tools: the tests export through them as GIS users do.
+command -v ogr2ogr >/dev/null 2>&1 || install gdal-bin
 
 # The cluster on the default port is the one DATABASE_URL's default reaches;
 # without one, the newest installed server gets a cluster.

@@ -447,7 +447,7 @@ func TestOGCSchemaAndQueryables(t *testing.T) {
 		doc.Properties["geometry"]["format"] != "geometry-multipolygon" || doc.Properties["geometry"]["type"] != nil {
 		t.Errorf("id and geometry: %v %v", doc.Properties["id"], doc.Properties["geometry"])
 	}
-	types := map[string]string{"crop": "string", "cleared_on": "string", "field_id": "string", "acres": "number", "team": "string", "method": "string",
+	types := map[string]string{"clearance_id": "integer", "crop": "string", "cleared_on": "string", "field_id": "string", "acres": "number", "team": "string", "method": "string",
 		"notes": "string", "reported_area": "number", "reported_unit": "string", "upload_id": "integer", "duplicate_of": "integer", "source_properties": "object"}
 	if len(doc.Properties) != len(types)+2 || len(doc.AllOf) != 1 || len(doc.AllOf[0].Properties.Properties.Properties) != len(types) {
 		t.Errorf("schema has %d properties, GeoJSON's %d: %.600s", len(doc.Properties), len(doc.AllOf), r.body)
@@ -460,12 +460,12 @@ func TestOGCSchemaAndQueryables(t *testing.T) {
 	if doc.Properties["cleared_on"]["format"] != "date" || doc.Properties["cleared_on"]["x-ogc-role"] != "primary-instant" {
 		t.Errorf("cleared_on: %v", doc.Properties["cleared_on"])
 	}
-	if !slices.Equal(doc.Required, []string{"id", "geometry", "crop", "cleared_on", "acres", "upload_id", "source_properties"}) {
+	if !slices.Equal(doc.Required, []string{"id", "geometry", "clearance_id", "crop", "cleared_on", "acres", "upload_id", "source_properties"}) {
 		t.Errorf("required %v", doc.Required)
 	}
 	// GDAL makes its fields in the order the schema lists them: the order
 	// features are written in.
-	order := []string{`"id"`, `"geometry"`, `"crop"`, `"cleared_on"`, `"field_id"`, `"acres"`, `"team"`, `"method"`, `"notes"`, `"reported_area"`, `"reported_unit"`, `"upload_id"`, `"duplicate_of"`, `"source_properties"`}
+	order := []string{`"id"`, `"geometry"`, `"clearance_id"`, `"crop"`, `"cleared_on"`, `"field_id"`, `"acres"`, `"team"`, `"method"`, `"notes"`, `"reported_area"`, `"reported_unit"`, `"upload_id"`, `"duplicate_of"`, `"source_properties"`}
 	at := 0
 	for _, name := range order {
 		i := strings.Index(r.body[at:], name+":")
@@ -539,6 +539,9 @@ func TestOGCValuesHaveTheirDeclaredTypes(t *testing.T) {
 			}
 			if _, ok := f.ID.(json.Number); ok != (c.collection == "clearances") {
 				t.Errorf("%s id %v", c.collection, f.ID)
+			}
+			if c.collection == "clearances" && fmt.Sprint(f.Properties["clearance_id"]) != fmt.Sprint(f.ID) {
+				t.Errorf("clearance_id %v of feature %v", f.Properties["clearance_id"], f.ID)
 			}
 			for name, v := range f.Properties {
 				p, ok := schema.Properties[name]

@@ -20,6 +20,10 @@ type Property struct {
 // ClearanceProperties are the properties of a clearance feature, in the
 // order they are written.
 var ClearanceProperties = []Property{
+	// The feature id again: GDAL keeps a GeoJSON id only as the FID, which
+	// an export such as ogr2ogr to GeoPackage renumbers, and duplicate_of
+	// refers to it.
+	{Name: "clearance_id", Title: "The clearance's id (the feature id)", Type: "integer"},
 	{Name: "crop", Title: "Crop", Type: "string", Enum: []string{"poppy", "cannabis"}},
 	{Name: "cleared_on", Title: "Cleared on", Type: "string", Format: "date", Role: "primary-instant"},
 	{Name: "field_id", Title: "The team's own id of the field", Type: "string", Nullable: true},
