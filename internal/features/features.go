@@ -61,7 +61,9 @@ type Sink struct {
 // answered with a status, only by cutting the response short.
 func (s *Sink) Begun() bool { return s.begun }
 
-func (s *Sink) begin(p Page) error {
+// Start runs Begin, once: the page calls it when the database has
+// answered, before the first feature.
+func (s *Sink) Start(p Page) error {
 	if s.begun {
 		return nil
 	}
@@ -119,7 +121,7 @@ func page(ctx context.Context, db *pgxpool.Pool, s *Sink, q Query, count func(pg
 				p.Next = last
 				continue
 			}
-			if err := s.begin(p); err != nil {
+			if err := s.Start(p); err != nil {
 				rows.Close()
 				return p, err
 			}
@@ -139,7 +141,7 @@ func page(ctx context.Context, db *pgxpool.Pool, s *Sink, q Query, count func(pg
 			break
 		}
 	}
-	return p, s.begin(p)
+	return p, s.Start(p)
 }
 
 // where builds the filter of a query, numbering its arguments after the
