@@ -34,9 +34,9 @@ const (
 	// error).
 	maxItemLimit = 10000
 	// defaultItemLimit is a page's size when the client names none: 20,000
-	// fields in 20 requests. GDAL 3.8 and later page by the limit's
-	// default and maximum the API definition declares; GDAL 3.6 asks for
-	// 10 a page unless given -oo PAGE_SIZE=.
+	// fields in 20 requests. GDAL 3.8 and later ask for 1,000 a page within
+	// the maximum the API definition declares; GDAL 3.6 asks for 10 a page
+	// unless given -oo PAGE_SIZE=.
 	defaultItemLimit = 1000
 
 	relSchema     = "http://www.opengis.net/def/rel/ogc/1.0/schema"

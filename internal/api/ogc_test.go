@@ -388,7 +388,8 @@ func TestOGCOpenAPIListsProblems(t *testing.T) {
 	if got := oas.Components.Schemas["Problem"].Required; !slices.Equal(got, []string{"type", "title", "status", "detail"}) {
 		t.Errorf("Problem requires %v", got)
 	}
-	// GDAL 3.8+ sizes its pages by the limit's default and maximum.
+	// Clients size their pages by the limit's default and maximum
+	// (GDAL 3.8 and later keep within the maximum).
 	var limit map[string]any
 	for _, p := range oas.Paths["/collections/{collectionId}/items"]["get"].Parameters {
 		if p["name"] == "limit" {

@@ -153,11 +153,11 @@ func (q Query) where(args []any, geom string, dated bool) (string, []any) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	if len(q.Boxes) > 0 {
-		var any []string
+		var boxes []string
 		for _, b := range q.Boxes {
-			any = append(any, fmt.Sprintf("%s && ST_MakeEnvelope(%s, %s, %s, %s, 4326)", geom, arg(b[0]), arg(b[1]), arg(b[2]), arg(b[3])))
+			boxes = append(boxes, fmt.Sprintf("%s && ST_MakeEnvelope(%s, %s, %s, %s, 4326)", geom, arg(b[0]), arg(b[1]), arg(b[2]), arg(b[3])))
 		}
-		cond = append(cond, "("+strings.Join(any, " OR ")+")")
+		cond = append(cond, "("+strings.Join(boxes, " OR ")+")")
 	}
 	if dated {
 		if !q.From.IsZero() {
