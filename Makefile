@@ -19,9 +19,11 @@ run: build
 	./bin/clearmap serve
 
 ## test: set up the local database (unless CLEARMAP_TEST_DATABASE_URL is
-## given) and Chromium, then run every test, the browser's included.
+## given) and Chromium, then run every test, the browser's included. The
+## API package alone takes 8-9 minutes under the race detector, near go
+## test's default 10-minute limit per package, hence -timeout.
 test: setup-for-test lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory fuzz
 
 build: web

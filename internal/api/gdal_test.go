@@ -94,6 +94,7 @@ func gpkgRows(t *testing.T, gpkg, sql string) [][]string {
 // integral reported_area: GDAL used to make those text (and truncate 2.75
 // to 2 when it guessed an integer).
 func TestGDALReadsDeclaredTypes(t *testing.T) {
+	t.Parallel() // its own database and server
 	gdalTool(t, "ogrinfo")
 	s, tokens := uploadService(t)
 	analyst := tokens[auth.Analyst]
@@ -153,6 +154,7 @@ func TestGDALReadsDeclaredTypes(t *testing.T) {
 // (GDAL 3.6 pages 10 features a request) and with larger pages, and
 // compares the GeoPackage with the counted clearances, id by id.
 func TestGDALExportsEveryField(t *testing.T) {
+	t.Parallel() // its own database and server
 	gdalTool(t, "ogr2ogr")
 	s, tokens := bigUploadService(t)
 	analyst := tokens[auth.Analyst]
@@ -197,6 +199,7 @@ func TestGDALExportsEveryField(t *testing.T) {
 // GDAL 3.6 does by default). Every field that counts throughout is
 // exported exactly once.
 func TestGDALExportCompleteUnderRetraction(t *testing.T) {
+	t.Parallel() // its own database and server
 	gdalTool(t, "ogr2ogr")
 	s, tokens := uploadService(t)
 	up, admin, analyst := tokens[auth.Uploader], tokens[auth.Admin], tokens[auth.Analyst]

@@ -124,6 +124,7 @@ func ogcIDs(t *testing.T, s *service, where string) []string {
 }
 
 func TestOGCAPIFeatures(t *testing.T) {
+	t.Parallel() // its own database and server
 	s, tokens := uploadService(t)
 	analyst := tokens[auth.Analyst]
 	var fs []string
@@ -345,6 +346,7 @@ func TestOGCAPIFeatures(t *testing.T) {
 }
 
 func TestOGCOpenAPIListsProblems(t *testing.T) {
+	t.Parallel() // its own database and server
 	s, tokens := uploadService(t)
 	var oas struct {
 		OpenAPI string
@@ -402,6 +404,7 @@ func TestOGCOpenAPIListsProblems(t *testing.T) {
 }
 
 func TestOGCSchemaAndQueryables(t *testing.T) {
+	t.Parallel() // its own database and server
 	s, tokens := uploadService(t)
 	analyst := tokens[auth.Analyst]
 	var col struct {
@@ -505,6 +508,7 @@ func TestOGCSchemaAndQueryables(t *testing.T) {
 // written with a decimal part, an "integer" without, and null only where
 // the schema allows it.
 func TestOGCValuesHaveTheirDeclaredTypes(t *testing.T) {
+	t.Parallel() // its own database and server
 	s, tokens := uploadService(t)
 	analyst := tokens[auth.Analyst]
 	fs := fieldsAt("T", 4, 71.10, 34.00)
@@ -607,6 +611,7 @@ func TestOGCValuesHaveTheirDeclaredTypes(t *testing.T) {
 // be returned. With the cursor, every field that counts from the first
 // page to the last comes exactly once.
 func TestOGCPagingUnderChange(t *testing.T) {
+	t.Parallel() // its own database and server
 	s, tokens := uploadService(t)
 	up, admin, analyst := tokens[auth.Uploader], tokens[auth.Admin], tokens[auth.Analyst]
 	a := uploadFeatures(t, s, up, fieldsAt("A", 30, 71.10, 34.00)...)
@@ -684,6 +689,7 @@ func atoi(s string) int {
 // batch the server reads at a time (500), so a page spans batches and the
 // row that says a next page exists falls in the next one.
 func TestOGCLargePages(t *testing.T) {
+	t.Parallel() // its own database and server
 	s, tokens := bigUploadService(t)
 	var body bytes.Buffer
 	if err := fieldgen.Write(&body, 0, 1200, false, 7); err != nil {
@@ -708,6 +714,7 @@ func TestOGCLargePages(t *testing.T) {
 // (kept in clearance_days) against the clearances themselves, after
 // concurrent uploads and retractions.
 func TestOGCCountsAndExtentFollowChanges(t *testing.T) {
+	t.Parallel() // its own database and server
 	s, tokens := uploadService(t)
 	up, admin, analyst := tokens[auth.Uploader], tokens[auth.Admin], tokens[auth.Analyst]
 	check := func(what string) {
