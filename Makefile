@@ -20,6 +20,8 @@ run: build
 
 ## test: set up the local database (unless CLEARMAP_TEST_DATABASE_URL is
 ## given), Chromium and GDAL's tools, then run every test, the browser's included.
+## The API package alone takes 8-9 minutes under the race detector, near go
+## test's default 10-minute limit per package, hence -timeout.
 test: setup-for-test lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory fuzz

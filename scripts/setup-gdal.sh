@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Makes this machine ready for the basemap tests, installing only what is
-# missing: GDAL's command-line tools (Debian's gdal-bin), whose ogr2ogr and
-# gdal_translate write the small MBTiles files the tests serve. Needs root
-# or sudo, and Debian or Ubuntu.
+# Makes this machine ready for the tests that use GDAL, installing only what
+# is missing: GDAL's command-line tools (Debian's gdal-bin). ogr2ogr and
+# gdal_translate write the small MBTiles files the basemap tests serve;
+# ogrinfo and ogr2ogr read the OGC API as a GIS user would. Needs root or
+# sudo, and Debian or Ubuntu.
 set -euo pipefail
 
 command -v ogr2ogr >/dev/null && command -v gdal_translate >/dev/null && exit 0

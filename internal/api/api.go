@@ -90,6 +90,8 @@ func New(d Deps) http.Handler {
 		r.Get("/ogc/conformance", a.ogcConformance)
 		r.Get("/ogc/collections", a.ogcCollections)
 		r.Get("/ogc/collections/{collection}", a.ogcCollection)
+		r.Get("/ogc/collections/{collection}/schema", a.ogcSchema)
+		r.Get("/ogc/collections/{collection}/queryables", a.ogcQueryables)
 		r.Get("/ogc/collections/{collection}/items", a.ogcItems)
 		r.Get("/ogc/collections/{collection}/items/{id}", a.ogcItem)
 	})

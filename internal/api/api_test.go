@@ -40,7 +40,7 @@ func start(t *testing.T, pool *pgxpool.Pool) *service {
 }
 
 // startWith starts the API, letting change alter its dependencies first.
-func startWith(t *testing.T, pool *pgxpool.Pool, change func(*api.Deps)) *service {
+func startWith(t testing.TB, pool *pgxpool.Pool, change func(*api.Deps)) *service {
 	t.Helper()
 	m, err := store.NewMigrator(pool)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"clearmap/internal/acreage"
+	"clearmap/internal/features"
 	"clearmap/internal/tiles"
 )
 
@@ -79,6 +80,10 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, placed acre
 		return r, err
 	}
 	if err := tiles.AddPoints(ctx, tx, uploadID); err != nil {
+		return r, err
+	}
+	// Last of the writes: its row locks come after every lock above.
+	if err := features.AddUpload(ctx, tx, uploadID); err != nil {
 		return r, err
 	}
 	areas, err := acreage.UploadAreas(ctx, tx, uploadID)

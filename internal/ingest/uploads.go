@@ -13,6 +13,7 @@ import (
 
 	"clearmap/internal/acreage"
 	"clearmap/internal/audit"
+	"clearmap/internal/features"
 	"clearmap/internal/tiles"
 )
 
@@ -140,6 +141,9 @@ func Retract(ctx context.Context, db *pgxpool.Pool, id int64, actor string) (Inf
 			return err
 		}
 		if err := tiles.RemovePoints(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := features.RemoveUpload(ctx, tx, id); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, actor, "upload.retract", "upload "+itoa(id), map[string]any{"clearances": tag.RowsAffected()})
