@@ -188,8 +188,10 @@ function style(filters, version, classes, basemap) {
       // often out of view: the names of the districts in view are placed
       // inside their visible part (see nameDistrictsInView).
       { id: 'district-labels-in-view', type: 'symbol', source: 'districts-in-view', minzoom: 9,
+        // Around its point if the name does not fit on it (a town's name there, say).
         layout: { 'text-field': ['get', 'name'], 'text-font': ['Noto Sans Regular'], 'text-size': 13, 'text-transform': 'uppercase',
-          'text-letter-spacing': 0.08, 'text-max-width': 9 },
+          'text-letter-spacing': 0.08, 'text-max-width': 9,
+          'text-variable-anchor': ['center', 'top', 'bottom', 'left', 'right'], 'text-radial-offset': 1.2 },
         paint: { 'text-color': '#555555', ...halo } },
       { id: 'place-labels', type: 'symbol', ...src, 'source-layer': 'places',
         layout: { 'text-field': ['get', 'name'],
