@@ -100,27 +100,14 @@ async function mapIdle(page) {
   }, null, { timeout: 60_000, polling: 200 });
 }
 
-/** Distinct colours in a screenshot of the map, counted by the browser. */
-async function coloursOnMap(page) {
+/**
+ * A screenshot of the map read by the browser: how many distinct colours it
+ * has (sampling every 7th pixel), the colour most pixels have (#rrggbb), and
+ * the colour [r, g, b] of the pixel at `at` (a point of the map's canvas).
+ */
+async function mapPixels(page, at = { x: 0, y: 0 }) {
   const png = await page.locator('#map').screenshot();
-  return page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = new OffscreenCanvas(img.width, img.height);
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    const px = ctx.getImageData(0, 0, img.width, img.height).data;
-    const seen = new Set();
-    for (let i = 0; i < px.length; i += 4 * 7) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
-    return seen.size;
-  }, png.toString('base64'));
-}
-
-/** The colour most pixels of the map have, as #rrggbb. */
-async function dominantColour(page) {
-  const png = await page.locator('#map').screenshot();
-  return page.evaluate(async (b64) => {
+  return page.evaluate(async ([b64, x, y]) => {
     const img = new Image();
     img.src = `data:image/png;base64,${b64}`;
     await img.decode();
@@ -129,27 +116,14 @@ async function dominantColour(page) {
     ctx.drawImage(img, 0, 0);
     const px = ctx.getImageData(0, 0, img.width, img.height).data;
     const n = new Map();
-    for (let i = 0; i < px.length; i += 4 * 5) {
+    for (let i = 0; i < px.length; i += 4 * 7) {
       const k = (px[i] << 16) | (px[i + 1] << 8) | px[i + 2];
       n.set(k, (n.get(k) ?? 0) + 1);
     }
     const [top] = [...n].sort((a, b) => b[1] - a[1])[0];
-    return `#${top.toString(16).padStart(6, '0')}`;
-  }, png.toString('base64'));
-}
-
-/** The colour of the map's pixel at a point of its canvas, as [r, g, b]. */
-async function pixelAt(page, { x, y }) {
-  const png = await page.locator('#map').screenshot({ clip: undefined });
-  return page.evaluate(async ([b64, x, y]) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = new OffscreenCanvas(img.width, img.height);
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    return [...ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data.slice(0, 3)];
-  }, [png.toString('base64'), x, y]);
+    return { colours: n.size, dominant: `#${top.toString(16).padStart(6, '0')}`,
+      pixel: [...ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data.slice(0, 3)] };
+  }, [png.toString('base64'), at.x, at.y]);
 }
 
 /** The centre of a GeoJSON polygon's outer ring (near enough for small fields). */
@@ -188,7 +162,7 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.ok(districts.includes('PK-KP-KHYBER'));
     const provinces = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['provinces-line'] }).length);
     assert.ok(provinces > 0, 'no province borders rendered');
-    const colours = await coloursOnMap(page);
+    const { colours } = await mapPixels(page);
     assert.ok(colours > 20, `the map canvas looks blank: ${colours} colours`);
     // Nothing is cleared yet: with "Hide districts with no clearance" on (the default) no row shows.
     assert.equal(await page.isChecked('#hide-empty'), true);
@@ -377,10 +351,10 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     // At zoom 7 the district's class colour covers the map around the field.
     await page.evaluate((c) => window.clearmapMap.jumpTo({ center: c, zoom: 7.5 }), centre);
     await mapIdle(page);
-    const classed = await dominantColour(page);
+    const classed = (await mapPixels(page)).dominant;
     await page.evaluate((c) => window.clearmapMap.jumpTo({ center: c, zoom: 12 }), centre);
     await mapIdle(page);
-    assert.equal(await dominantColour(page), '#f6f3ec', 'at zoom 12 the choropleth still covers the land');
+    assert.equal((await mapPixels(page)).dominant, '#f6f3ec', 'at zoom 12 the choropleth still covers the land');
     assert.notEqual(classed, '#f6f3ec');
     // A field of a few hundred square metres is under two pixels here; its dot is drawn.
     // (The map promotes district codes to feature ids, so fields are known by their properties here.)
@@ -389,7 +363,7 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     const key = `${small.properties.acres} ${small.properties.cleared_on} ${small.properties.upload_id}`;
     assert.ok(dots.includes(key), `no dot for field ${small.id} (${key}) among ${dots}`);
     const at = await page.evaluate((c) => window.clearmapMap.project(c), centre);
-    const [r, g, b] = await pixelAt(page, at);
+    const [r, g, b] = (await mapPixels(page, at)).pixel;
     const crop = { poppy: [0xc2, 0x18, 0x5b], cannabis: [0x1b, 0x7a, 0x34] }[small.properties.crop];
     assert.ok(Math.abs(r - crop[0]) + Math.abs(g - crop[1]) + Math.abs(b - crop[2]) < 60, `pixel ${[r, g, b]} at the field is not its crop's colour`);
     // The names of the districts in view are drawn, in the bundled font from this server.
