@@ -13,8 +13,10 @@ import (
 	"clearmap/internal/tiles"
 )
 
-// tile serves /tiles/{z}/{x}/{y}.mvt (and .pbf): 204 when empty, 400 out of
-// range, gzip when accepted, ETag and 304.
+// tile serves /tiles/{z}/{x}/{y}.mvt (and .pbf): 400 out of range, gzip when
+// accepted, ETag and 304. An empty tile is 200 with an empty body, which
+// QGIS, GDAL and MapLibre all draw as nothing (QGIS draws a 204 as a white
+// box); it is never gzipped, as a gzip stream of nothing is not empty.
 func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	c, err := parseTile(chi.URLParam(r, "z"), chi.URLParam(r, "x"), chi.URLParam(r, "y"))
 	if err != nil {
@@ -33,12 +35,8 @@ func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "private, no-cache") // revalidate: figures change with every upload
 	h.Set("Vary", "Accept-Encoding")
-	if len(tile.MVT) == 0 {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
 	body, etag := tile.MVT, tile.ETag
-	gz := strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
+	gz := len(body) > 0 && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
 	if gz {
 		// A different representation needs its own strong ETag.
 		etag = etag[:len(etag)-1] + `-gz"`
@@ -122,8 +120,9 @@ func (a *api) tileJSON(w http.ResponseWriter, r *http.Request) {
 			{"id": "districts", "description": "District boundaries with cleared acres under the filters", "minzoom": 0, "maxzoom": 16,
 				"fields": field("code", "String", "name", "String", "province", "String", "acres", "Number",
 					"acres_poppy", "Number", "acres_cannabis", "Number", "fields", "Number")},
-			{"id": "clearances", "description": "Cleared fields: polygons from zoom 10, points below", "minzoom": 0, "maxzoom": 16,
-				"fields": field("id", "Number", "crop", "String", "cleared_on", "String", "acres", "Number",
+			// A field's id is its MVT feature id, not an attribute.
+			{"id": "clearances", "description": "Cleared fields (feature id the clearance's id): polygons from zoom 10, points below", "minzoom": 0, "maxzoom": 16,
+				"fields": field("crop", "String", "cleared_on", "String", "acres", "Number",
 					"team", "String", "upload_id", "Number")},
 			{"id": "places", "description": "Populated places (GeoNames; feature id the GeoNames id): below zoom 6 those of 500,000 people or more, below zoom 8 of 100,000 or more, all from zoom 8; the capitals at every zoom. kind is national_capital, provincial_capital, district_seat or town",
 				"minzoom": 0, "maxzoom": 16,
