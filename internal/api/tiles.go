@@ -34,7 +34,7 @@ func (a *api) tile(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "private, no-cache") // revalidate: figures change with every upload
-	h.Set("Vary", "Accept-Encoding")
+	h.Add("Vary", "Accept-Encoding")            // after cors's Origin
 	body, etag := tile.MVT, tile.ETag
 	gz := len(body) > 0 && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
 	if gz {
