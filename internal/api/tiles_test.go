@@ -254,7 +254,7 @@ func TestTileJSONAndStyle(t *testing.T) {
 	}
 	r.json(t, &style)
 	src := style.Sources["clearmap"]
-	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 11 {
+	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 19 {
 		t.Fatalf("style %d %+v", r.status, style)
 	}
 	// Every layer but the background draws a layer of the tiles; names are
@@ -272,12 +272,17 @@ func TestTileJSONAndStyle(t *testing.T) {
 				t.Fatalf("style layer %s: text-font %s, text-field %v", l.ID, font, l.Layout["text-field"])
 			}
 		}
-		if l.ID == "places" && !strings.HasPrefix(fmt.Sprint(l.Layout["symbol-sort-key"]), "[- [+ [get population]") {
+		if strings.HasPrefix(l.ID, "places") && l.Type == "symbol" && !strings.HasPrefix(fmt.Sprint(l.Layout["symbol-sort-key"]), "[- [+ [get population]") {
 			t.Fatalf("places: symbol-sort-key %v; the biggest place must be placed first", l.Layout["symbol-sort-key"])
 		}
 	}
-	if !slices.Equal(symbols, []string{"labels", "places", "labels"}) || len(drawn) != len(wantLayers)+1 {
+	if !slices.Equal(symbols, []string{"labels", "places", "places", "labels"}) || len(drawn) != len(wantLayers)+1 {
 		t.Fatalf("style: symbol layers on %v; source layers drawn %v", symbols, drawn)
+	}
+	// QGIS's converter drops colours and sizes driven by a property through
+	// interpolate or step (TestQGISConvertsTheStyle runs it where installed).
+	if strings.Contains(r.body, `["get"`) && (strings.Contains(r.body, `["interpolate",["linear"],["get"`) || strings.Contains(r.body, `["step",`)) {
+		t.Fatalf("style interpolates over a property, which QGIS drops: %s", r.body)
 	}
 	if strings.Contains(r.body, "glyphs") || strings.Contains(r.body, "sprite") {
 		t.Fatal("the style needs resources from elsewhere")
