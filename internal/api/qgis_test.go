@@ -36,6 +36,9 @@ type qgisStyle struct {
 	MaxZoom             int `json:"maxzoom"`
 	Colours             []string
 	Field               string
+	// Dropped are data-defined properties the converter set but left
+	// empty: dropped without a warning.
+	Dropped []string
 }
 
 // TestQGISConvertsTheStyle runs QGIS's own MapLibre-style converter, headless,
@@ -72,6 +75,11 @@ func TestQGISConvertsTheStyle(t *testing.T) {
 	for _, w := range report.Warnings {
 		if !strings.Contains(w, "Referenced font Noto Sans Regular is not available") {
 			t.Errorf("converter warns: %s", w)
+		}
+	}
+	for _, st := range append(report.Renderer, report.Labeling...) {
+		if len(st.Dropped) > 0 {
+			t.Errorf("style %s: QGIS dropped data-defined properties %v", st.Name, st.Dropped)
 		}
 	}
 	byLayer := func(list []qgisStyle, layer string, geometry int) (styles []qgisStyle, colours []string) {
@@ -123,7 +131,7 @@ func TestQGISConvertsTheStyle(t *testing.T) {
 	for _, l := range []struct {
 		layer          string
 		geometry, many int
-	}{{"rivers", 1, 1}, {"provinces", 1, 1}, {"places", 0, 2}} {
+	}{{"rivers", 1, 2}, {"provinces", 1, 1}, {"places", 0, 2}} {
 		if styles, _ := byLayer(report.Renderer, l.layer, l.geometry); len(styles) != l.many {
 			t.Errorf("%s: %d styles, want %d", l.layer, len(styles), l.many)
 		}

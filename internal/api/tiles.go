@@ -155,7 +155,6 @@ func (a *api) style(w http.ResponseWriter, r *http.Request) {
 	}
 	font := []string{"Noto Sans Regular"}
 	halo := map[string]any{"text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1.2}
-	major := []any{"<=", []any{"get", "level"}, 2} // double-lined and major rivers
 	layers := []map[string]any{
 		{"id": "background", "type": "background", "paint": map[string]any{"background-color": "#f4f1ea"}},
 	}
@@ -170,12 +169,17 @@ func (a *api) style(w http.ResponseWriter, r *http.Request) {
 			"source": "clearmap", "source-layer": "districts", "filter": filter,
 			"paint": map[string]any{"fill-color": c.colour, "fill-opacity": 0.75}})
 	}
-	layers = append(layers,
-		map[string]any{"id": "rivers", "type": "line", "source": "clearmap", "source-layer": "rivers",
+	// Rivers: the double-lined and major ones (levels 0-2) wider. Two layers,
+	// as QGIS drops a case inside a zoom interpolation.
+	river := func(id string, filter []any, at5, at10 float64) map[string]any {
+		return map[string]any{"id": id, "type": "line", "source": "clearmap", "source-layer": "rivers", "filter": filter,
 			"layout": map[string]any{"line-cap": "round", "line-join": "round"},
 			"paint": map[string]any{"line-color": "#5b9bd5",
-				"line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"},
-					5, []any{"case", major, 1, 0.4}, 10, []any{"case", major, 2.5, 1}}}},
+				"line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 5, at5, 10, at10}}}
+	}
+	layers = append(layers,
+		river("rivers", []any{">", []any{"get", "level"}, 2}, 0.4, 1),
+		river("rivers-major", []any{"<=", []any{"get", "level"}, 2}, 1, 2.5),
 		map[string]any{"id": "districts-line", "type": "line", "source": "clearmap", "source-layer": "districts",
 			"paint": map[string]any{"line-color": "#6d6d6d", "line-width": 0.6}},
 		map[string]any{"id": "provinces-line", "type": "line", "source": "clearmap", "source-layer": "provinces",

@@ -254,7 +254,7 @@ func TestTileJSONAndStyle(t *testing.T) {
 	}
 	r.json(t, &style)
 	src := style.Sources["clearmap"]
-	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 19 {
+	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 20 {
 		t.Fatalf("style %d %+v", r.status, style)
 	}
 	// Every layer but the background draws a layer of the tiles; names are

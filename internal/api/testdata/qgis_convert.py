@@ -49,6 +49,21 @@ def colours(symbol):
     return out
 
 
+def dropped(props):
+    """Data-defined properties set but empty: what the converter gave up on
+    without a warning (e.g. a line width from case inside interpolate)."""
+    return [str(k) for k in props.propertyKeys()
+            if props.property(k).isActive() and not props.property(k).asExpression()]
+
+
+def symbol_dropped(symbol):
+    out = []
+    if symbol is not None:
+        for i in range(symbol.symbolLayerCount()):
+            out += dropped(symbol.symbolLayer(i).dataDefinedProperties())
+    return out
+
+
 def main():
     text = load(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
     app = QgsApplication([], False)
@@ -76,6 +91,7 @@ def main():
                 "minzoom": s.minZoomLevel(),
                 "maxzoom": s.maxZoomLevel(),
                 "colours": colours(s.symbol()),
+                "dropped": symbol_dropped(s.symbol()),
             })
     labeling = converter.labeling()
     if labeling is not None:
@@ -88,6 +104,7 @@ def main():
                 "enabled": s.isEnabled(),
                 "field": ls.fieldName,
                 "is_expression": ls.isExpression,
+                "dropped": dropped(ls.dataDefinedProperties()),
             })
     print(json.dumps(report, indent=1))
     app.exitQgis()
