@@ -92,6 +92,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		UploadsPerMinute: cfg.UploadsPerMinute,
 		TrustedProxies:   cfg.TrustedProxies,
 		Basemap:          base,
+		CORSOrigins:      cfg.CORSOrigins,
 	}), logger)
 	// Requests still running late in a shutdown's grace are cut off with
 	// ErrDraining as the cause, so they answer 503 with Retry-After rather

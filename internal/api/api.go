@@ -50,6 +50,9 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// Basemap is the operator's basemap file, nil when there is none.
 	Basemap *basemap.Basemap
+	// CORSOrigins are the other web origins ("https://host:port", or "*"
+	// for any) whose scripts may call the API with a token; none when empty.
+	CORSOrigins []string
 }
 
 type api struct {
@@ -63,7 +66,8 @@ func New(d Deps) http.Handler {
 	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute), signIns: newFailureLimiter(signInBurst, signInRefill, time.Now)}
 	r := chi.NewRouter()
 	// Every GET route answers HEAD too (net/http sends no body for it).
-	r.Use(a.logRequests, securityHeaders, checkInput, middleware.GetHead)
+	// CORS comes before checkInput, so other origins can read its 400s too.
+	r.Use(a.logRequests, securityHeaders, cors(d.CORSOrigins, r), checkInput, middleware.GetHead)
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed(r))
 

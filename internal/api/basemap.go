@@ -101,7 +101,7 @@ func (a *api) basemapTile(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "private, no-cache")
-	h.Set("Vary", "Accept-Encoding")
+	h.Add("Vary", "Accept-Encoding") // after cors's Origin
 	h.Set("Content-Type", b.Type.ContentType())
 	if len(tile.Data) == 0 {
 		// Not 404, which MapLibre reports as an error, nor 204, which

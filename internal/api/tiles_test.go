@@ -171,8 +171,20 @@ func TestTiles(t *testing.T) {
 	}
 
 	// Empty tile, bad coordinates, no token.
-	if r := s.send(t, "GET", "/tiles/10/0/0.mvt", analyst, nil); r.status != 204 || r.body != "" {
-		t.Fatalf("empty tile: %d", r.status)
+	// An empty tile is 200 with nothing in it (QGIS draws a 204 as a white
+	// box), typed, never gzipped, and still revalidated.
+	for _, enc := range []string{"", "gzip"} {
+		r := s.send(t, "GET", "/tiles/10/0/0.mvt", analyst, nil, "Accept-Encoding", enc)
+		if r.status != 200 || r.body != "" || r.header.Get("Content-Type") != "application/vnd.mapbox-vector-tile" ||
+			r.header.Get("Content-Length") != "0" || r.header.Get("Content-Encoding") != "" || r.header.Get("ETag") == "" {
+			t.Fatalf("empty tile (Accept-Encoding %q): %d %q %v", enc, r.status, r.body, r.header)
+		}
+		if r := s.send(t, "GET", "/tiles/10/0/0.mvt", analyst, nil, "Accept-Encoding", enc, "If-None-Match", r.header.Get("ETag")); r.status != 304 || r.body != "" {
+			t.Fatalf("empty tile revalidated: %d", r.status)
+		}
+		if r := s.send(t, "GET", "/tiles/10/0/0.mvt", analyst, nil, "Accept-Encoding", enc, "If-None-Match", etag); r.status != 200 {
+			t.Fatalf("empty tile with another tile's ETag: %d", r.status)
+		}
 	}
 	if r := s.send(t, "GET", strings.Replace(z12, ".mvt", ".pbf", 1), analyst, nil); r.status != 200 {
 		t.Fatalf(".pbf: %d", r.status)
@@ -216,7 +228,7 @@ func TestTileJSONAndStyle(t *testing.T) {
 		"provinces": {"code": "String", "name": "String"},
 		"districts": {"code": "String", "name": "String", "province": "String", "acres": "Number",
 			"acres_poppy": "Number", "acres_cannabis": "Number", "fields": "Number"},
-		"clearances": {"id": "Number", "crop": "String", "cleared_on": "String", "acres": "Number", "team": "String", "upload_id": "Number"},
+		"clearances": {"crop": "String", "cleared_on": "String", "acres": "Number", "team": "String", "upload_id": "Number"},
 		"places":     {"name": "String", "population": "Number", "kind": "String"},
 		"labels":     {"name": "String", "kind": "String", "code": "String"},
 		"rivers":     {"level": "Number"},
@@ -242,7 +254,7 @@ func TestTileJSONAndStyle(t *testing.T) {
 	}
 	r.json(t, &style)
 	src := style.Sources["clearmap"]
-	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 11 {
+	if r.status != 200 || style.Version != 8 || src.Type != "vector" || !strings.HasPrefix(src.URL, "http://127.0.0.1:") || !strings.HasSuffix(src.URL, "/tiles.json") || len(style.Layers) != 20 {
 		t.Fatalf("style %d %+v", r.status, style)
 	}
 	// Every layer but the background draws a layer of the tiles; names are
@@ -260,15 +272,91 @@ func TestTileJSONAndStyle(t *testing.T) {
 				t.Fatalf("style layer %s: text-font %s, text-field %v", l.ID, font, l.Layout["text-field"])
 			}
 		}
-		if l.ID == "places" && !strings.HasPrefix(fmt.Sprint(l.Layout["symbol-sort-key"]), "[- [+ [get population]") {
+		if strings.HasPrefix(l.ID, "places") && l.Type == "symbol" && !strings.HasPrefix(fmt.Sprint(l.Layout["symbol-sort-key"]), "[- [+ [get population]") {
 			t.Fatalf("places: symbol-sort-key %v; the biggest place must be placed first", l.Layout["symbol-sort-key"])
 		}
 	}
-	if !slices.Equal(symbols, []string{"labels", "places", "labels"}) || len(drawn) != len(wantLayers)+1 {
+	if !slices.Equal(symbols, []string{"labels", "places", "places", "labels"}) || len(drawn) != len(wantLayers)+1 {
 		t.Fatalf("style: symbol layers on %v; source layers drawn %v", symbols, drawn)
+	}
+	// QGIS's converter drops colours and sizes driven by a property through
+	// interpolate or step (TestQGISConvertsTheStyle runs it where installed).
+	if strings.Contains(r.body, `["get"`) && (strings.Contains(r.body, `["interpolate",["linear"],["get"`) || strings.Contains(r.body, `["step",`)) {
+		t.Fatalf("style interpolates over a property, which QGIS drops: %s", r.body)
 	}
 	if strings.Contains(r.body, "glyphs") || strings.Contains(r.body, "sprite") {
 		t.Fatal("the style needs resources from elsewhere")
 	}
 	wantError(t, s.send(t, "GET", "/style.json", tokens[auth.Uploader], nil), 403, "the uploader role may not do this")
+}
+
+// TestTileJSONFieldsAreWhatTilesCarry decodes real tiles at several zooms
+// and compares each layer's property keys with TileJSON's fields, both ways:
+// TileJSON names no attribute the tiles lack (the clearances' id is their
+// feature id), and the tiles carry none it leaves out.
+func TestTileJSONFieldsAreWhatTilesCarry(t *testing.T) {
+	s, tokens := uploadService(t)
+	analyst := tokens[auth.Analyst]
+	withTeam := strings.Replace(fieldAt("T-1", 71.1, 34.05), `"crop":"poppy"`, `"crop":"poppy","team":"ANF 2"`, 1)
+	r := s.post(t, "/api/v1/uploads", tokens[auth.Uploader], "application/geo+json",
+		[]byte(`{"type":"FeatureCollection","features":[`+withTeam+`,`+
+			strings.Replace(fieldAt("T-2", 71.104, 34.053), "poppy", "cannabis", 1)+`]}`))
+	if r.status != 201 {
+		t.Fatal(r.body)
+	}
+	var tj struct {
+		VectorLayers []struct {
+			ID     string            `json:"id"`
+			Fields map[string]string `json:"fields"`
+		} `json:"vector_layers"`
+	}
+	s.send(t, "GET", "/tiles.json", analyst, nil).json(t, &tj)
+	published := map[string]map[string]string{}
+	for _, l := range tj.VectorLayers {
+		published[l.ID] = l.Fields
+	}
+
+	// The fields (polygons at 12, points at 6), Peshawar and the Indus
+	// around, and the whole country at zoom 4.
+	carried := map[string]map[string]string{}
+	for _, path := range []string{tileOf(71.101, 34.051, 12), tileOf(71.101, 34.051, 6),
+		tileOf(71.101, 34.051, 8), tileOf(71.56, 34.01, 10), tileOf(69.3, 30.4, 4), tileOf(73.05, 33.7, 5)} {
+		for name, l := range decodeTile(t, s.send(t, "GET", path, analyst, nil), false) {
+			if carried[name] == nil {
+				carried[name] = map[string]string{}
+			}
+			for _, f := range l.Features {
+				if f.ID == nil {
+					t.Errorf("%s %s: a feature without an id", path, name)
+				}
+				for k, v := range f.Properties {
+					kind := "String"
+					switch v.(type) {
+					case float64, int64, uint64:
+						kind = "Number"
+					case bool:
+						kind = "Boolean"
+					}
+					carried[name][k] = kind
+				}
+			}
+		}
+	}
+	for name, fields := range published {
+		if carried[name] == nil {
+			t.Errorf("TileJSON lists layer %s; no tile read carried it", name)
+			continue
+		}
+		if !maps.Equal(fields, carried[name]) {
+			t.Errorf("layer %s: TileJSON fields %v, tiles carry %v", name, fields, carried[name])
+		}
+	}
+	for name := range carried {
+		if published[name] == nil {
+			t.Errorf("tiles carry layer %s, which TileJSON does not list", name)
+		}
+	}
+	if _, ok := published["clearances"]["id"]; ok {
+		t.Error("TileJSON lists the clearances' id as an attribute; it is the feature id")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -43,6 +44,41 @@ type Config struct {
 	// Basemap is a PMTiles or MBTiles file whose tiles are served beneath
 	// the map ("": none).
 	Basemap string
+	// CORSOrigins are the web origins whose scripts may call the API with
+	// a token (empty: no CORS).
+	CORSOrigins Origins
+}
+
+// Origins is a list of web origins (scheme://host[:port]), or "*" for any,
+// set from a comma-separated list.
+type Origins []string
+
+// String lists the origins as Set reads them.
+func (o Origins) String() string { return strings.Join(o, ",") }
+
+// Set replaces the list with the one in s, or leaves it alone and names the
+// entry it cannot read. Origins are compared exactly with a browser's
+// Origin header, so they are lowercased and must carry no path, not even
+// "/".
+func (o *Origins) Set(s string) error {
+	var list Origins
+	if strings.TrimSpace(s) == "" {
+		*o = nil
+		return nil
+	}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.ToLower(strings.TrimSpace(entry))
+		if entry != "*" {
+			u, err := url.Parse(entry)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+				u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(entry, "?") || strings.HasSuffix(entry, "#") {
+				return fmt.Errorf("%q is not an origin: want scheme://host[:port], as http://localhost:3000, or *", entry)
+			}
+		}
+		list = append(list, entry)
+	}
+	*o = list
+	return nil
 }
 
 // Prefixes is a list of IP networks, set from comma-separated addresses
@@ -103,6 +139,7 @@ var settings = []setting{
 	{"upload-concurrency", "CLEARMAP_UPLOAD_CONCURRENCY"},
 	{"rejected-bytes-per-day", "CLEARMAP_REJECTED_BYTES_PER_DAY"},
 	{"basemap", "CLEARMAP_BASEMAP"},
+	{"cors-origins", "CLEARMAP_CORS_ORIGINS"},
 }
 
 // Register defines a flag for each setting on fs and applies the environment
@@ -131,6 +168,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.IntVar(&c.UploadConcurrency, "upload-concurrency", 4, "uploads checked and stored at once, below db-max-conns; others wait up to 30 s, then 503 (env CLEARMAP_UPLOAD_CONCURRENCY)")
 	fs.Int64Var(&c.RejectedBytesPerDay, "rejected-bytes-per-day", 64<<20, "bytes one token's rejected uploads of the last 24 hours may keep; 0 lifts the bound (env CLEARMAP_REJECTED_BYTES_PER_DAY)")
 	fs.StringVar(&c.Basemap, "basemap", "", "a PMTiles or MBTiles file (vector or raster) served at /basemap and drawn beneath the web map; empty: none (env CLEARMAP_BASEMAP)")
+	fs.Var(&c.CORSOrigins, "cors-origins", "comma-separated web origins (https://host:port) whose scripts may call the API with a token in Authorization, or * for any; never with cookies; empty: no CORS (env CLEARMAP_CORS_ORIGINS)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight (env CLEARMAP_SHUTDOWN_TIMEOUT)")
 
 	for _, s := range settings {

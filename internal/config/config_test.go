@@ -29,6 +29,7 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		"CLEARMAP_UPLOAD_CONCURRENCY":     "3",
 		"CLEARMAP_REJECTED_BYTES_PER_DAY": "2048",
 		"CLEARMAP_BASEMAP":                "/srv/pakistan.pmtiles",
+		"CLEARMAP_CORS_ORIGINS":           "https://dash.example, HTTP://Localhost:3000",
 	}
 	if len(env) != len(settings) {
 		t.Fatalf("test covers %d variables, config has %d", len(env), len(settings))
@@ -46,7 +47,8 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
 		UploadsPerMinute: 5, UploadConcurrency: 3, RejectedBytesPerDay: 2048, MetricsAddr: "127.0.0.1:9464",
-		Basemap: "/srv/pakistan.pmtiles",
+		Basemap:     "/srv/pakistan.pmtiles",
+		CORSOrigins: Origins{"https://dash.example", "http://localhost:3000"},
 		TrustedProxies: Prefixes{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
 			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("192.168.1.0/24"),
@@ -66,7 +68,7 @@ func TestDefaults(t *testing.T) {
 	fs.Parse(nil)
 	if c.DatabaseURL != DefaultDatabaseURL || c.Addr != "127.0.0.1:8080" || c.LogFormat != "text" || c.Check() != nil ||
 		c.MetricsAddr != "" || len(c.TrustedProxies) != 0 || c.UploadConcurrency != 4 || c.RejectedBytesPerDay != 64<<20 ||
-		c.Basemap != "" {
+		c.Basemap != "" || c.CORSOrigins != nil {
 		t.Fatalf("defaults %+v", c)
 	}
 }
@@ -78,6 +80,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CLEARMAP_DB_MAX_CONNS":      "many",
 		"CLEARMAP_STATEMENT_TIMEOUT": "30",
 		"CLEARMAP_TRUSTED_PROXIES":   "10.0.0.1,proxy.example",
+		"CLEARMAP_CORS_ORIGINS":      "https://dash.example/",
 	} {
 		var c Config
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
@@ -131,5 +134,22 @@ func TestUploadsLeaveConnectionsForReads(t *testing.T) {
 	c.UploadConcurrency = 3
 	if err := c.Check(); err != nil {
 		t.Fatalf("3 uploads at once on 4 connections: %v", err)
+	}
+}
+
+func TestCORSOriginsAreOrigins(t *testing.T) {
+	for _, bad := range []string{"dash.example", "https://dash.example/", "https://dash.example/app", "ftp://dash.example",
+		"https://user@dash.example", "https://dash.example?x=1", "https://", "https://a.example,,https://b.example"} {
+		o := Origins{"https://kept.example"}
+		if err := o.Set(bad); err == nil || !strings.Contains(err.Error(), "is not an origin") || len(o) != 1 {
+			t.Errorf("%q: %v, list %v", bad, err, o)
+		}
+	}
+	var o Origins
+	if err := o.Set(" * , https://Dash.Example:8443"); err != nil || !reflect.DeepEqual(o, Origins{"*", "https://dash.example:8443"}) {
+		t.Fatalf("%v %v", o, err)
+	}
+	if err := o.Set(""); err != nil || o != nil {
+		t.Fatalf("an empty value must allow no origin: %v %v", o, err)
 	}
 }

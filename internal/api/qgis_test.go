@@ -1,0 +1,180 @@
+package api_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"clearmap/internal/auth"
+)
+
+// qgisPython is a python3 that can import QGIS's bindings: the one on PATH,
+// or Debian's, when PATH's is another (pyenv's) without them.
+func qgisPython(t *testing.T) string {
+	t.Helper()
+	for _, py := range []string{"python3", "/usr/bin/python3"} {
+		if exec.Command(py, "-c", "import qgis.core").Run() == nil {
+			return py
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("QGIS's Python bindings are missing: apt-get install --no-install-recommends qgis python3-qgis")
+	}
+	t.Skip("QGIS is not installed (python3 -c 'import qgis' fails): apt-get install --no-install-recommends qgis python3-qgis to check /style.json with its converter")
+	return ""
+}
+
+type qgisStyle struct {
+	Name, Layer, Filter string
+	Geometry            int // 0 point, 1 line, 2 polygon
+	Enabled             bool
+	MinZoom             int `json:"minzoom"`
+	MaxZoom             int `json:"maxzoom"`
+	Colours             []string
+	Field               string
+	// Dropped are data-defined properties the converter set but left
+	// empty: dropped without a warning.
+	Dropped []string
+}
+
+// TestQGISConvertsTheStyle runs QGIS's own MapLibre-style converter, headless,
+// on a live /style.json: it must warn of nothing it drops, and keep the
+// choropleth's classes, both crops' colours and the labels.
+func TestQGISConvertsTheStyle(t *testing.T) {
+	py := qgisPython(t)
+	s, tokens := uploadService(t)
+	cmd := exec.Command(py, filepath.Join("testdata", "qgis_convert.py"), s.url+"/style.json", tokens[auth.Analyst])
+	cmd.Env = append(os.Environ(), "QT_QPA_PLATFORM=offscreen", "XDG_RUNTIME_DIR="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("converter: %v\n%s", err, stderr.String())
+	}
+	var report struct {
+		QGIS     string
+		Result   int
+		Error    string
+		Warnings []string
+		Renderer []qgisStyle
+		Labeling []qgisStyle
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("converter's report %q: %v", out, err)
+	}
+	t.Logf("QGIS %s", report.QGIS)
+	if report.Result != 0 || report.Error != "" {
+		t.Fatalf("conversion failed: %d %s", report.Result, report.Error)
+	}
+	// The only warnings allowed are of the font not installed here (GL
+	// clients and QGIS fall back to a local one).
+	for _, w := range report.Warnings {
+		if !strings.Contains(w, "Referenced font Noto Sans Regular is not available") {
+			t.Errorf("converter warns: %s", w)
+		}
+	}
+	for _, st := range append(report.Renderer, report.Labeling...) {
+		if len(st.Dropped) > 0 {
+			t.Errorf("style %s: QGIS dropped data-defined properties %v", st.Name, st.Dropped)
+		}
+	}
+	byLayer := func(list []qgisStyle, layer string, geometry int) (styles []qgisStyle, colours []string) {
+		for _, st := range list {
+			if st.Layer == layer && (geometry < 0 || st.Geometry == geometry) && st.Enabled {
+				styles = append(styles, st)
+				colours = append(colours, st.Colours...)
+			}
+		}
+		return styles, colours
+	}
+
+	// The choropleth: five classes of acres, each its own colour, the
+	// classes covering every figure once.
+	fills, colours := byLayer(report.Renderer, "districts", 2)
+	slices.Sort(colours)
+	if len(fills) != 5 || len(slices.Compact(colours)) != 5 {
+		t.Fatalf("districts fill: %d styles, colours %v; want 5 classes", len(fills), colours)
+	}
+	for _, f := range fills {
+		if !strings.Contains(f.Filter, `"acres" >=`) {
+			t.Errorf("districts class %s filters on %q", f.Name, f.Filter)
+		}
+	}
+	// The fields: poppy and cannabis each coloured, as points and polygons.
+	for geometry, name := range map[int]string{0: "points", 2: "polygons"} {
+		styles, colours := byLayer(report.Renderer, "clearances", geometry)
+		want := map[string]string{"poppy": "#c2185b", "cannabis": "#2e7d32"}
+		if len(styles) != 2 {
+			t.Fatalf("clearances %s: %+v, want one style per crop", name, styles)
+		}
+		for _, st := range styles {
+			crop := ""
+			for c := range want {
+				if strings.Contains(st.Filter, `"crop" IS '`+c+`'`) {
+					crop = c
+				}
+			}
+			if crop == "" || !slices.Equal(st.Colours, []string{want[crop]}) {
+				t.Errorf("clearances %s style %s: filter %q colours %v", name, st.Name, st.Filter, st.Colours)
+			}
+			delete(want, crop)
+		}
+		if len(want) != 0 || len(colours) != 2 {
+			t.Errorf("clearances %s: no style for %v", name, want)
+		}
+	}
+	// Rivers, outlines and place dots drawn; names written.
+	for _, l := range []struct {
+		layer          string
+		geometry, many int
+	}{{"rivers", 1, 2}, {"provinces", 1, 1}, {"places", 0, 2}} {
+		if styles, _ := byLayer(report.Renderer, l.layer, l.geometry); len(styles) != l.many {
+			t.Errorf("%s: %d styles, want %d", l.layer, len(styles), l.many)
+		}
+	}
+	places, _ := byLayer(report.Labeling, "places", -1)
+	labels, _ := byLayer(report.Labeling, "labels", -1)
+	if len(places) != 2 || len(labels) != 2 {
+		t.Fatalf("labeling: places %+v, labels %+v", places, labels)
+	}
+	for _, l := range append(places, labels...) {
+		if l.Filter == "" || !strings.Contains(l.Field, `"name"`) {
+			t.Errorf("label style %s: filter %q, text %q", l.Name, l.Filter, l.Field)
+		}
+	}
+}
+
+// TestStyleIsValidMapLibre checks /style.json with MapLibre's style spec
+// validator, from the web app's packages.
+func TestStyleIsValidMapLibre(t *testing.T) {
+	validator, _ := filepath.Abs(filepath.Join("..", "..", "web", "node_modules", "@maplibre", "maplibre-gl-style-spec", "dist", "gl-style-validate.mjs"))
+	if _, err := os.Stat(validator); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no style validator: %v (npm ci in web/)", err)
+		}
+		t.Skipf("no style validator (npm ci in web/): %v", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	s, tokens := uploadService(t)
+	r := s.send(t, "GET", "/style.json", tokens[auth.Analyst], nil)
+	file := filepath.Join(t.TempDir(), "style.json")
+	if err := os.WriteFile(file, []byte(r.body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("node", validator, file).CombinedOutput(); err != nil || len(out) != 0 {
+		t.Fatalf("MapLibre's validator: %v\n%s", err, out)
+	}
+	// The validator does fail: a broken style is caught.
+	if err := os.WriteFile(file, []byte(strings.Replace(r.body, `"fill"`, `"fil"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("node", validator, file).CombinedOutput(); err == nil {
+		t.Fatalf("validator accepted a layer of type fil: %s", out)
+	}
+}
