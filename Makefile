@@ -19,7 +19,8 @@ run: build
 	./bin/clearmap serve
 
 ## test: set up the local database (unless CLEARMAP_TEST_DATABASE_URL is
-## given), Chromium and GDAL's tools, then run every test, the browser's included.
+## given), Chromium, GDAL's tools and QGIS's Python bindings, then run every
+## test, the browser's included.
 ## The API package alone takes 8-9 minutes under the race detector, near go
 ## test's default 10-minute limit per package, hence -timeout.
 test: setup-for-test lint
@@ -48,7 +49,7 @@ setup:
 setup-for-test:
 	@if [ -z "$$CLEARMAP_TEST_DATABASE_URL" ]; then scripts/setup-postgres.sh; fi
 	scripts/setup-browser.sh
-	scripts/setup-gdal.sh
+	scripts/setup-gis-tools.sh
 
 lint: web
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi

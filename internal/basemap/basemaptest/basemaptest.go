@@ -27,7 +27,7 @@ func needGDAL(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: run `make test` or scripts/setup-gdal.sh, which install gdal-bin", tool)
+			t.Fatalf("%s is missing: run `make test` or scripts/setup-gis-tools.sh, which install gdal-bin", tool)
 		}
 	}
 }
