@@ -17,13 +17,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+
 	"clearmap/internal/auth"
 	"clearmap/internal/fieldgen"
 )
 
 // These tests read the OGC API with GDAL's own tools, as a GIS user would:
 // ogrinfo for the layers' types and counts, ogr2ogr to export to
-// GeoPackage. scripts/setup-postgres.sh installs them (Debian's gdal-bin).
+// GeoPackage. scripts/setup-gis-tools.sh installs them (Debian's gdal-bin).
 
 // gdalTool finds a GDAL command. Without it the test is skipped, saying
 // so, except under CI (CI=true), where setup installs GDAL and its absence
@@ -33,9 +36,9 @@ func gdalTool(t *testing.T, name string) string {
 	path, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed, and CI=true: scripts/setup-postgres.sh installs gdal-bin", name)
+			t.Fatalf("%s is not installed, and CI=true: scripts/setup-gis-tools.sh installs gdal-bin", name)
 		}
-		t.Skipf("%s is not installed (Debian's gdal-bin; scripts/setup-postgres.sh installs it): skipping this test of GDAL against the OGC API", name)
+		t.Skipf("%s is not installed (Debian's gdal-bin; scripts/setup-gis-tools.sh installs it): skipping this test of GDAL against the OGC API", name)
 	}
 	return path
 }
@@ -259,5 +262,44 @@ func TestGDALExportCompleteUnderRetraction(t *testing.T) {
 	// during the export with later ids, after it.
 	if want := slices.Concat(aIDs, bIDs, cIDs, dIDs); !slices.Equal(ids, want) {
 		t.Errorf("exported %v, want %v", ids, want)
+	}
+}
+
+// TestGDALReadsTheTiles reads a tile with GDAL's MVT driver, as QGIS's
+// vector tile layer does: every field in the tile, with its types, and,
+// once an upload is retracted, none of its fields.
+func TestGDALReadsTheTiles(t *testing.T) {
+	t.Parallel() // its own database and server
+	gdalTool(t, "ogrinfo")
+	s, tokens := uploadService(t)
+	analyst, uploader := tokens[auth.Analyst], tokens[auth.Uploader]
+	kept := uploadFeatures(t, s, uploader, fieldsAt("K", 5, 71.20, 33.90)...)
+	gone := uploadFeatures(t, s, uploader, fieldsAt("R", 4, 71.20, 33.91)...)
+	// Every field lies in the zoom-10 tile of its corner (fields are 0.002° wide).
+	tile := maptile.At(orb.Point{71.20, 33.90}, 10)
+	for _, corner := range []orb.Point{{71.215, 33.915}, {71.20, 33.915}, {71.215, 33.90}} {
+		if maptile.At(corner, 10) != tile {
+			t.Fatalf("the fields cross tile %v", tile)
+		}
+	}
+	read := func() (string, map[string]string) {
+		out := gdal(t, "ogrinfo", "-ro", "-so", fmt.Sprintf("MVT:/vsicurl/%s/tiles/%d/%d/%d.mvt?access_token=%s", s.url, tile.Z, tile.X, tile.Y, analyst), "clearances")
+		return out, fieldTypes(t, out)
+	}
+	out, types := read()
+	if !strings.Contains(out, "Feature Count: 9\n") || !strings.Contains(out, "Geometry: Polygon\n") {
+		t.Errorf("ogrinfo of the tile's clearances:\n%s", out)
+	}
+	for name, typ := range map[string]string{"crop": "String", "cleared_on": "String", "acres": "Real", "upload_id": "Integer"} {
+		if g := strings.TrimSuffix(types[name], "64"); g != typ {
+			t.Errorf("clearances.%s is %q in GDAL's MVT driver, want %s", name, types[name], typ)
+		}
+	}
+
+	if r := s.do(t, "DELETE", fmt.Sprintf("/api/v1/uploads/%d", gone), tokens[auth.Admin], ""); r.status != 200 {
+		t.Fatalf("retract: %d %s", r.status, r.body)
+	}
+	if out, _ = read(); !strings.Contains(out, "Feature Count: 5\n") {
+		t.Errorf("after retracting upload %d (upload %d kept), the tile's clearances:\n%s", gone, kept, out)
 	}
 }
