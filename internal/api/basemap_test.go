@@ -38,16 +38,6 @@ func basemapService(t *testing.T, b *basemap.Basemap) (*service, string, string)
 	return s, tokens[0], tokens[1]
 }
 
-func openBasemap(t *testing.T, path string) *basemap.Basemap {
-	t.Helper()
-	b, err := basemap.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 // tileJSON is what /basemap.json answers.
 type tileJSON struct {
 	TileJSON     string    `json:"tilejson"`
@@ -129,7 +119,7 @@ func TestBasemapFromVectorMBTiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	s, analyst, uploader := basemapService(t, openBasemap(t, path))
+	s, analyst, uploader := basemapService(t, basemaptest.Open(t, path))
 
 	var tj tileJSON
 	r := s.do(t, "GET", "/basemap.json", analyst, "")
@@ -239,7 +229,7 @@ func TestBasemapFromVectorMBTiles(t *testing.T) {
 }
 
 func TestBasemapFromRasterMBTiles(t *testing.T) {
-	s, analyst, _ := basemapService(t, openBasemap(t, basemaptest.RasterMBTiles(t)))
+	s, analyst, _ := basemapService(t, basemaptest.Open(t, basemaptest.RasterMBTiles(t)))
 	var tj tileJSON
 	r := s.do(t, "GET", "/basemap.json", analyst, "")
 	r.json(t, &tj)
@@ -275,7 +265,7 @@ func TestBasemapFromPMTiles(t *testing.T) {
 	}{{"gzipped tiles, root directory only", true, 0, "gzip"}, {"plain tiles, leaf directories", false, 2, ""}} {
 		t.Run(c.name, func(t *testing.T) {
 			path, tiles := basemaptest.PointPMTiles(t, "places", "Peshawar", peshawar, 7, c.gzipped, c.leafSize)
-			s, analyst, _ := basemapService(t, openBasemap(t, path))
+			s, analyst, _ := basemapService(t, basemaptest.Open(t, path))
 			var tj tileJSON
 			r := s.do(t, "GET", "/basemap.json", analyst, "")
 			r.json(t, &tj)

@@ -26,16 +26,6 @@ const places = `{"type":"FeatureCollection","features":[
 
 var peshawar = orb.Point{71.5249, 34.0151}
 
-func open(t *testing.T, path string) *basemap.Basemap {
-	t.Helper()
-	b, err := basemap.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 // pointsIn decodes a vector tile and returns its features' names with
 // their points in lon/lat.
 func pointsIn(t *testing.T, tile []byte, z, x, y int, gzipped bool) map[string]orb.Point {
@@ -67,7 +57,7 @@ func near(a, b orb.Point, tolerance float64) bool {
 }
 
 func TestVectorMBTilesFromGDAL(t *testing.T) {
-	b := open(t, basemaptest.VectorMBTiles(t, map[string]string{"place": places}, 0, 8))
+	b := basemaptest.Open(t, basemaptest.VectorMBTiles(t, map[string]string{"place": places}, 0, 8))
 	if b.Format != "MBTiles" || b.Type != basemap.MVT || b.MinZoom != 0 || b.MaxZoom != 8 || b.TileSize != 0 ||
 		b.Type.ContentType() != "application/vnd.mapbox-vector-tile" {
 		t.Fatalf("opened as %+v", b)
@@ -113,7 +103,7 @@ func TestVectorMBTilesFromGDAL(t *testing.T) {
 
 func TestRasterMBTilesFromGDAL(t *testing.T) {
 	path := basemaptest.RasterMBTiles(t)
-	b := open(t, path)
+	b := basemaptest.Open(t, path)
 	if b.Type != basemap.PNG || b.Type.ContentType() != "image/png" || b.MinZoom != 6 || b.MaxZoom != 6 ||
 		b.TileSize != 256 || b.VectorLayers != nil || !b.Type.Extension("png") || b.Type.Extension("mvt") {
 		t.Fatalf("opened as %+v", b)
@@ -135,7 +125,7 @@ func pmtilesFile(t *testing.T, leafSize int) (string, map[[3]int][]byte) {
 func TestPMTiles(t *testing.T) {
 	for _, leafSize := range []int{0, 1, 3} {
 		path, tiles := pmtilesFile(t, leafSize)
-		b := open(t, path)
+		b := basemaptest.Open(t, path)
 		if b.Format != "PMTiles" || b.Type != basemap.MVT || b.MinZoom != 0 || b.MaxZoom != 6 || b.Name != "Pakistan" ||
 			b.Attribution != "© OpenStreetMap contributors" || len(b.VectorLayers) != 1 || !strings.Contains(string(b.VectorLayers[0]), `"id":"places"`) ||
 			len(b.Bounds) != 4 || math.Abs(b.Bounds[3]-37.1) > 1e-6 || len(b.Center) != 3 {

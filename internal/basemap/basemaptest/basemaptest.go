@@ -6,6 +6,7 @@ package basemaptest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"html"
@@ -20,6 +21,8 @@ import (
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
+
+	"clearmap/internal/basemap"
 )
 
 // needGDAL fails the test unless GDAL's tools are installed.
@@ -318,4 +321,15 @@ func TileID(z, x, y int) uint64 {
 		}
 	}
 	return acc + d
+}
+
+// Open opens the basemap file at path for the test, and closes it after.
+func Open(t testing.TB, path string) *basemap.Basemap {
+	t.Helper()
+	b, err := basemap.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }
