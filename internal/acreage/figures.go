@@ -14,8 +14,9 @@ import (
 // crop ('poppy', 'cannabis', 'all') the figures of fields cleared from $1
 // to $2: net area, gross area, last day. Ungrouped
 // parts come summed by day, groups as their steps for the range, summed in
-// advance per start day (migrations/00007_acreage.sql); only the rare group
-// with too many member days for steps is unioned, over its members in range.
+// advance per start day (migrations/00007_acreage.sql). The rare group with
+// too many member days for steps adds its net area when the range holds all
+// its days, and is unioned over its members in range when it holds some.
 const figuresSQL = `
 	WITH daily AS (
 		SELECT district_code, crop, sum(single_m2) AS single, sum(gross_m2) AS gross, max(day) AS last
@@ -37,11 +38,14 @@ const figuresSQL = `
 			                    WHERE s.district_code = d.code AND s.f_day = f.f AND s.d_day <= $2::date) s
 			WHERE $3::text[] IS NULL OR d.code = ANY($3)
 			UNION ALL
-			SELECT g.district_code, ST_Area(ST_Union(p.geom)::geography),
-			       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'poppy')::geography), 0),
-			       coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'cannabis')::geography), 0)
+			SELECT g.district_code, g.net_m2, g.poppy_m2, g.cannabis_m2 FROM overlap_groups g
+			WHERE NOT g.stepped AND g.first_day >= $1::date AND g.last_day <= $2::date
+			  AND ($3::text[] IS NULL OR g.district_code = ANY($3))
+			UNION ALL
+			SELECT g.district_code, `+netAreas+`
 			FROM overlap_groups g JOIN clearance_parts p ON p.group_id = g.id
 			WHERE NOT g.stepped AND g.first_day <= $2::date AND g.last_day >= $1::date
+			  AND (g.first_day < $1::date OR g.last_day > $2::date)
 			  AND p.cleared_on BETWEEN $1::date AND $2::date
 			  AND ($3::text[] IS NULL OR g.district_code = ANY($3))
 			GROUP BY g.id, g.district_code) g

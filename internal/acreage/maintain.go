@@ -29,7 +29,7 @@ const globalLock = "clearmap.acreage"
 // insertParts cuts clearances into their parts inside districts. Most fields
 // lie within one district and skip the intersection.
 const insertParts = `
-	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, field_root, area_m2, geom)
+	INSERT INTO clearance_parts AS p (clearance_id, district_code, crop, cleared_on, field_root, area_m2, geom)
 	SELECT id, code, crop, cleared_on, coalesce((SELECT root FROM field_roots r WHERE r.id = cut.id), id),
 	       CASE WHEN whole THEN area_m2 ELSE ST_Area(piece::geography) END, piece
 	FROM (
@@ -44,17 +44,17 @@ const insertParts = `
 		FROM clearances c JOIN district_pieces p ON ST_Intersects(c.geom, p.geom)
 		WHERE NOT c.retracted AND %s
 		GROUP BY c.id, p.district_code) cut
-	WHERE whole OR ST_Area(piece) > 0`
+	WHERE whole OR ST_Area(piece) > 0` + returningParts
 
 // insertWholeParts stores fields known to lie wholly within one district
 // as their own single part: nothing to cut, and the area is the field's.
 const insertWholeParts = `
-	INSERT INTO clearance_parts (clearance_id, district_code, crop, cleared_on, field_root, area_m2, geom)
+	INSERT INTO clearance_parts AS p (clearance_id, district_code, crop, cleared_on, field_root, area_m2, geom)
 	SELECT c.id, w.code, c.crop, c.cleared_on, coalesce(r.root, c.id), c.area_m2, c.geom
 	FROM unnest($2::int[], $3::text[]) AS w(idx, code)
 	JOIN clearances c ON c.upload_id = $1 AND c.feature_index = w.idx
 	LEFT JOIN field_roots r ON r.id = c.id
-	WHERE NOT c.retracted`
+	WHERE NOT c.retracted` + returningParts
 
 // Placement says, for an upload's fields by feature index, the district
 // each lies wholly within, as the uploader already found (ingest places most
@@ -122,10 +122,10 @@ func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement)
 			cut = append(cut, idx)
 		}
 	}
-	if _, err := tx.Exec(ctx, insertWholeParts, uploadID, whole, wholeDistricts); err != nil {
+	if err := recordDaily(ctx, tx, insertWholeParts, partsAdded, uploadID, whole, wholeDistricts); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "c.upload_id = $1 AND c.feature_index = ANY($2)"), uploadID, cut); err != nil {
+	if err := recordDaily(ctx, tx, fmt.Sprintf(insertParts, "c.upload_id = $1 AND c.feature_index = ANY($2)"), partsAdded, uploadID, cut); err != nil {
 		return err
 	}
 	added, err := ids(ctx, tx, `SELECT DISTINCT p.field_root FROM clearance_parts p
@@ -160,15 +160,7 @@ func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement)
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	groups, err := regroup(ctx, tx, overlaps)
-	if err != nil {
-		return err
-	}
-	// Two selects, not one with OR: each can use its index.
-	if err := touch(ctx, tx, `SELECT district_code, crop, cleared_on FROM clearance_parts
-		WHERE clearance_id IN (SELECT id FROM clearances WHERE upload_id = $1)
-		UNION SELECT district_code, crop, cleared_on FROM clearance_parts WHERE group_id = ANY($2)`,
-		uploadID, groups); err != nil {
+	if err := regroup(ctx, tx, overlaps); err != nil {
 		return err
 	}
 	return refresh(ctx, tx)
@@ -198,13 +190,7 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	if err != nil {
 		return err
 	}
-	// Every day the upload's parts and their groups' other members fall on
-	// changes: the members may leave their group.
-	if err := touch(ctx, tx, "SELECT district_code, crop, cleared_on "+parts+
-		" UNION SELECT district_code, crop, cleared_on FROM clearance_parts WHERE group_id = ANY($2)", uploadID, groups); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "DELETE "+parts, uploadID); err != nil {
+	if err := recordDaily(ctx, tx, "DELETE "+parts+returningParts, partsRemoved, uploadID); err != nil {
 		return err
 	}
 	// A field keeps counting through its other clearances.
@@ -217,12 +203,13 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	// What is left of each group: one part or none is no group; two or more
 	// keep their group (its members no longer need to be connected: they
 	// still overlap nothing outside it).
-	if _, err := tx.Exec(ctx, `
-		WITH sizes AS (SELECT g.id, count(p.clearance_id) AS n FROM overlap_groups g
-		               LEFT JOIN clearance_parts p ON p.group_id = g.id WHERE g.id = ANY($1) GROUP BY g.id),
-		     ungroup AS (UPDATE clearance_parts SET group_id = NULL
-		                 WHERE group_id IN (SELECT id FROM sizes WHERE n < 2))
-		DELETE FROM overlap_groups WHERE id IN (SELECT id FROM sizes WHERE n < 2)`, groups); err != nil {
+	if err := recordDaily(ctx, tx, `UPDATE clearance_parts p SET group_id = NULL
+		WHERE p.group_id IN (SELECT group_id FROM clearance_parts WHERE group_id = ANY($1)
+		                     GROUP BY group_id HAVING count(*) < 2)`+returningParts, partsUngrouped, groups); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM overlap_groups g
+		WHERE g.id = ANY($1) AND NOT EXISTS (SELECT FROM clearance_parts p WHERE p.group_id = g.id)`, groups); err != nil {
 		return err
 	}
 	if err := measureGroups(ctx, tx, groups); err != nil {
@@ -244,7 +231,7 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if err := findRoots(ctx, tx, "true"); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(insertParts, "true")); err != nil {
+	if err := recordDaily(ctx, tx, fmt.Sprintf(insertParts, "true"), partsAdded); err != nil {
 		return err
 	}
 	if err := countAllFields(ctx, tx); err != nil {
@@ -260,13 +247,15 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 		CREATE TEMP TABLE cluster_ids ON COMMIT DROP AS
 		SELECT district_code, cluster, nextval(pg_get_serial_sequence('overlap_groups', 'id')) AS group_id
 		FROM (SELECT DISTINCT district_code, cluster FROM clusters WHERE cluster IS NOT NULL) c;
-		UPDATE clearance_parts p SET group_id = i.group_id
-		FROM clusters c JOIN cluster_ids i USING (district_code, cluster)
-		WHERE p.clearance_id = c.clearance_id AND p.district_code = c.district_code;
 		INSERT INTO overlap_groups (id, district_code, first_day, last_day)
 		OVERRIDING SYSTEM VALUE
 		SELECT group_id, district_code, '2000-01-01', '2000-01-01' FROM cluster_ids`)
 	if err != nil {
+		return err
+	}
+	if err := recordDaily(ctx, tx, `UPDATE clearance_parts p SET group_id = i.group_id
+		FROM clusters c JOIN cluster_ids i USING (district_code, cluster)
+		WHERE p.clearance_id = c.clearance_id AND p.district_code = c.district_code`+returningParts, partsGrouped); err != nil {
 		return err
 	}
 	groups, err := ids(ctx, tx, "SELECT group_id FROM cluster_ids")
@@ -274,9 +263,6 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	if err := measureGroups(ctx, tx, groups); err != nil {
-		return err
-	}
-	if err := touch(ctx, tx, "SELECT DISTINCT district_code, crop, cleared_on FROM clearance_parts"); err != nil {
 		return err
 	}
 	return refresh(ctx, tx)
@@ -296,11 +282,10 @@ type overlap struct {
 }
 
 // regroup merges each set of overlapping parts, with the groups they
-// already belong to, into one group, and measures the groups it changed. It
-// returns their ids.
-func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error) {
+// already belong to, into one group, and measures the groups it changed.
+func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 	if len(overlaps) == 0 {
-		return nil, nil
+		return nil
 	}
 	// Union-find over parts; a part in a group stands for the whole group.
 	parent := map[any]any{}
@@ -367,7 +352,7 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 	// Ids for the components that are all loose parts.
 	fresh, err := ids(ctx, tx, "SELECT nextval(pg_get_serial_sequence('overlap_groups', 'id')) FROM generate_series(1, $1)", need)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, c := range components {
 		slices.Sort(c.groups)
@@ -387,7 +372,7 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 		changed = append(changed, id)
 	}
 	if err := dropSteps(ctx, tx, mergedFrom); err != nil {
-		return nil, err
+		return err
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(`INSERT INTO overlap_groups (id, district_code, first_day, last_day)
@@ -396,13 +381,18 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) ([]int64, error
 	batch.Queue(`UPDATE clearance_parts p SET group_id = m.target
 		FROM unnest($1::bigint[], $2::bigint[]) AS m(old, target) WHERE p.group_id = m.old`, mergedFrom, target)
 	batch.Queue(`DELETE FROM overlap_groups WHERE id = ANY($1)`, mergedFrom)
-	batch.Queue(`UPDATE clearance_parts p SET group_id = m.target
-		FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS m(clearance_id, district_code, target)
-		WHERE p.clearance_id = m.clearance_id AND p.district_code = m.district_code`, partClearances, partDistricts, partTargets)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, err
+		return err
 	}
-	return changed, measureGroups(ctx, tx, changed)
+	// The parts a component adds are loose: a part in a group stands for
+	// its group above.
+	if err := recordDaily(ctx, tx, `UPDATE clearance_parts p SET group_id = m.target
+		FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS m(clearance_id, district_code, target)
+		WHERE p.clearance_id = m.clearance_id AND p.district_code = m.district_code`+returningParts,
+		partsGrouped, partClearances, partDistricts, partTargets); err != nil {
+		return err
+	}
+	return measureGroups(ctx, tx, changed)
 }
 
 // maxSteppedDays bounds a group's steps (n days give n(n+1)/2 of them, each
@@ -413,11 +403,15 @@ const maxSteppedDays = 16
 // given groups: for each pair of member days a <= d, the net area its
 // members on days a..d add to those on days a..(the member day before d).
 func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
+	// A group with too many days for steps keeps its net area instead.
 	_, err := tx.Exec(ctx, `
-		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day, stepped = m.days <= $2
+		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day, stepped = m.days <= $2,
+		       net_m2 = u.net, poppy_m2 = u.poppy, cannabis_m2 = u.cannabis
 		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day,
 		             count(DISTINCT cleared_on) AS days
 		      FROM clearance_parts WHERE group_id = ANY($1) GROUP BY group_id) m
+		LEFT JOIN LATERAL (SELECT `+netAreas+` FROM clearance_parts p
+		                   WHERE p.group_id = m.group_id AND m.days > $2 GROUP BY p.group_id) u ON true
 		WHERE g.id = m.group_id`, groups, maxSteppedDays)
 	if err != nil {
 		return err
@@ -433,12 +427,9 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 			SELECT group_id, day, coalesce(lag(day) OVER (PARTITION BY group_id ORDER BY day), '1999-12-31') AS prev
 			FROM (SELECT DISTINCT group_id, cleared_on AS day FROM members) d),
 		spans AS (
-			SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day,
-			       ST_Area(ST_Union(m.geom)::geography) AS net,
-			       coalesce(ST_Area(ST_Union(m.geom) FILTER (WHERE m.crop = 'poppy')::geography), 0) AS poppy,
-			       coalesce(ST_Area(ST_Union(m.geom) FILTER (WHERE m.crop = 'cannabis')::geography), 0) AS cannabis
+			SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day, `+netAreas+`
 			FROM days a JOIN days e ON e.group_id = a.group_id AND e.day >= a.day
-			JOIN members m ON m.group_id = a.group_id AND m.cleared_on BETWEEN a.day AND e.day
+			JOIN members p ON p.group_id = a.group_id AND p.cleared_on BETWEEN a.day AND e.day
 			GROUP BY a.group_id, a.prev, a.day, e.day),
 		added AS (
 			INSERT INTO group_steps (group_id, district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
@@ -519,20 +510,8 @@ func lockDistricts(ctx context.Context, tx pgx.Tx, query string, args ...any) er
 	return err
 }
 
-// touch records (district, crop, day) keys whose sums must be refreshed: the
-// rows of query.
-func touch(ctx context.Context, tx pgx.Tx, query string, args ...any) error {
-	_, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS touched
-		(district_code text, crop text, day date) ON COMMIT DROP`)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, "INSERT INTO touched "+query, args...)
-	return err
-}
-
-// refresh recomputes the daily sums of the touched keys and the totals of
-// their districts, then forgets the keys.
+// refresh brings the sums up to date with the recorded changes, then
+// recomputes the totals of the districts whose parts changed.
 func refresh(ctx context.Context, tx pgx.Tx) error {
 	if err := applyStepDelta(ctx, tx); err != nil {
 		return err
@@ -540,33 +519,16 @@ func refresh(ctx context.Context, tx pgx.Tx) error {
 	if err := applyFieldDelta(ctx, tx); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `
-		CREATE TEMP TABLE IF NOT EXISTS touched (district_code text, crop text, day date) ON COMMIT DROP;
-		-- A new temporary table has no statistics; without them the planner
-		-- would scan every part instead of looking up the touched days.
-		ANALYZE touched;
-		DELETE FROM acreage_daily a USING (SELECT DISTINCT * FROM touched) t
-		WHERE a.district_code = t.district_code AND a.crop = t.crop AND a.day = t.day;
-		INSERT INTO acreage_daily (district_code, crop, day, single_m2, gross_m2)
-		SELECT p.district_code, p.crop, p.cleared_on,
-		       coalesce(sum(p.area_m2) FILTER (WHERE p.group_id IS NULL), 0), sum(p.area_m2)
-		FROM (SELECT DISTINCT * FROM touched) t
-		JOIN clearance_parts p ON p.cleared_on = t.day AND p.district_code = t.district_code AND p.crop = t.crop
-		GROUP BY 1, 2, 3;
-		DELETE FROM district_totals WHERE district_code IN (SELECT district_code FROM touched)`)
+	districts, err := applyDailyDelta(ctx, tx)
 	if err != nil {
 		return err
 	}
-	var districts []string
-	if err := tx.QueryRow(ctx, "SELECT coalesce(array_agg(DISTINCT district_code), '{}') FROM touched").Scan(&districts); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM district_totals WHERE district_code = ANY($1)", districts); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO district_totals
+	_, err = tx.Exec(ctx, `INSERT INTO district_totals
 		(district_code, crop, net_m2, gross_m2, last_cleared_on) `+figuresSQL,
-		firstDay, lastDay, districts); err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, "TRUNCATE touched")
+		firstDay, lastDay, districts)
 	return err
 }
 
