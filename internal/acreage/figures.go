@@ -42,7 +42,7 @@ const figuresSQL = `
 			WHERE NOT g.stepped AND g.first_day >= $1::date AND g.last_day <= $2::date
 			  AND ($3::text[] IS NULL OR g.district_code = ANY($3))
 			UNION ALL
-			SELECT g.district_code, `+netAreas+`
+			SELECT g.district_code, ` + netAreas + `
 			FROM overlap_groups g JOIN clearance_parts p ON p.group_id = g.id
 			WHERE NOT g.stepped AND g.first_day <= $2::date AND g.last_day >= $1::date
 			  AND (g.first_day < $1::date OR g.last_day > $2::date)
