@@ -13,11 +13,27 @@ import (
 // or ungroups parts records its change in daily_delta, and refresh adds the
 // changes to the sums (applyDailyDelta).
 
-// netAreas are the areas of the union of a set of parts p: all crops
-// (net), poppy and cannabis.
-const netAreas = `ST_Area(ST_Union(p.geom)::geography) AS net,
-	coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'poppy')::geography), 0) AS poppy,
-	coalesce(ST_Area(ST_Union(p.geom) FILTER (WHERE p.crop = 'cannabis')::geography), 0) AS cannabis`
+// The areas of the union of a set of parts, all crops (net), poppy and
+// cannabis: a query groups the parts (called p), selecting partSets, as a
+// subquery called s, and selects setAreas from it joined with setUnions.
+// A set of one part is its area, a set of one crop has one union, and no
+// union is made that is not needed: most sets are of one or two parts.
+const (
+	partSets = `count(*) AS n, count(*) FILTER (WHERE p.crop = 'poppy') AS n_poppy,
+		sum(p.area_m2) AS area, sum(p.area_m2) FILTER (WHERE p.crop = 'poppy') AS area_poppy,
+		sum(p.area_m2) FILTER (WHERE p.crop = 'cannabis') AS area_cannabis,
+		ST_Collect(p.geom) AS geoms, ST_Collect(p.geom) FILTER (WHERE p.crop = 'poppy') AS geoms_poppy,
+		ST_Collect(p.geom) FILTER (WHERE p.crop = 'cannabis') AS geoms_cannabis`
+	setUnions = `
+		CROSS JOIN LATERAL (SELECT CASE WHEN s.n = 1 THEN s.area
+		                                ELSE ST_Area(ST_UnaryUnion(s.geoms)::geography) END AS net) u
+		CROSS JOIN LATERAL (SELECT
+			CASE WHEN s.n_poppy = 0 THEN 0 WHEN s.n_poppy = s.n THEN u.net WHEN s.n_poppy = 1 THEN s.area_poppy
+			     ELSE ST_Area(ST_UnaryUnion(s.geoms_poppy)::geography) END AS poppy,
+			CASE WHEN s.n_poppy = s.n THEN 0 WHEN s.n_poppy = 0 THEN u.net WHEN s.n - s.n_poppy = 1 THEN s.area_cannabis
+			     ELSE ST_Area(ST_UnaryUnion(s.geoms_cannabis)::geography) END AS cannabis) c`
+	setAreas = `u.net, c.poppy, c.cannabis`
+)
 
 // returningParts ends a statement that changes parts (the table called p):
 // what recordDaily needs of each part it changed, as it was before the

@@ -410,8 +410,8 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day,
 		             count(DISTINCT cleared_on) AS days
 		      FROM clearance_parts WHERE group_id = ANY($1) GROUP BY group_id) m
-		LEFT JOIN LATERAL (SELECT `+netAreas+` FROM clearance_parts p
-		                   WHERE p.group_id = m.group_id AND m.days > $2 GROUP BY p.group_id) u ON true
+		LEFT JOIN LATERAL (SELECT `+setAreas+` FROM (SELECT `+partSets+` FROM clearance_parts p
+		                   WHERE p.group_id = m.group_id AND m.days > $2 GROUP BY p.group_id) s `+setUnions+`) u ON true
 		WHERE g.id = m.group_id`, groups, maxSteppedDays)
 	if err != nil {
 		return err
@@ -421,16 +421,17 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	}
 	_, err = tx.Exec(ctx, `
 		WITH members AS MATERIALIZED (
-			SELECT p.group_id, p.cleared_on, p.crop, p.geom FROM clearance_parts p
+			SELECT p.group_id, p.cleared_on, p.crop, p.area_m2, p.geom FROM clearance_parts p
 			JOIN overlap_groups g ON g.id = p.group_id AND g.stepped WHERE p.group_id = ANY($1)),
 		days AS (
 			SELECT group_id, day, coalesce(lag(day) OVER (PARTITION BY group_id ORDER BY day), '1999-12-31') AS prev
 			FROM (SELECT DISTINCT group_id, cleared_on AS day FROM members) d),
 		spans AS (
-			SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day, `+netAreas+`
-			FROM days a JOIN days e ON e.group_id = a.group_id AND e.day >= a.day
-			JOIN members p ON p.group_id = a.group_id AND p.cleared_on BETWEEN a.day AND e.day
-			GROUP BY a.group_id, a.prev, a.day, e.day),
+			SELECT s.group_id, s.prev, s.a_day, s.d_day, `+setAreas+` FROM (
+				SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day, `+partSets+`
+				FROM days a JOIN days e ON e.group_id = a.group_id AND e.day >= a.day
+				JOIN members p ON p.group_id = a.group_id AND p.cleared_on BETWEEN a.day AND e.day
+				GROUP BY a.group_id, a.prev, a.day, e.day) s `+setUnions+`),
 		added AS (
 			INSERT INTO group_steps (group_id, district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
 			SELECT s.group_id, g.district_code, s.prev, s.a_day, s.d_day,
@@ -475,7 +476,11 @@ func applyStepDelta(ctx context.Context, tx pgx.Tx) error {
 			SELECT 1 FROM step_starts t WHERE t.district_code = d.district_code AND t.f_day = d.a_day);
 		INSERT INTO step_starts AS t (district_code, f_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
 		SELECT d.district_code, f.f_day, d.d_day, sum(d.w_m2), sum(d.w_poppy_m2), sum(d.w_cannabis_m2)
-		FROM step_delta d
+		-- Summed first: a group measured again drops and adds the same
+		-- steps, whose changes mostly cancel.
+		FROM (SELECT district_code, prev_day, a_day, d_day,
+		             sum(w_m2) AS w_m2, sum(w_poppy_m2) AS w_poppy_m2, sum(w_cannabis_m2) AS w_cannabis_m2
+		      FROM step_delta GROUP BY 1, 2, 3, 4) d
 		JOIN (SELECT DISTINCT district_code, f_day FROM step_starts
 		      WHERE district_code IN (SELECT district_code FROM step_delta)) f
 		  ON f.district_code = d.district_code AND f.f_day > d.prev_day AND f.f_day <= d.a_day
