@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,5 +178,113 @@ func TestStyleIsValidMapLibre(t *testing.T) {
 	}
 	if out, err := exec.Command("node", validator, file).CombinedOutput(); err == nil {
 		t.Fatalf("validator accepted a layer of type fil: %s", out)
+	}
+}
+
+// qgisLayer is what testdata/qgis_oapif.py reports of one way into a
+// collection.
+type qgisLayer struct {
+	Valid  bool
+	Error  string
+	Fields []struct{ Name, Type string }
+	// Count is the layer's feature count, -1 when QGIS does not know it
+	// before reading.
+	Count    int
+	Features []map[string]any
+}
+
+// TestQGISReadsTheFeatures opens the clearances in QGIS, headless, both
+// ways a GIS user can: QGIS's own OGC API provider, paging 4 features a
+// request, and GDAL's driver through QGIS's OGR provider. Both read every
+// counted field once, in id order. GDAL's way reads the schema and gives
+// every property its declared type. QGIS's own provider (before 3.44, which
+// reads the schema too) types each property from the first 10 features, so
+// a number that is null in all of them comes as text: the test pins that
+// down, so that the README's advice stays true.
+func TestQGISReadsTheFeatures(t *testing.T) {
+	t.Parallel() // its own database and server
+	py := qgisPython(t)
+	s, tokens := uploadService(t)
+	fs := fieldsAt("Q", 14, 71.10, 34.00)
+	fs[11] = strings.Replace(fs[11], `"crop"`, `"reported_area":2,"reported_unit":"acre","crop"`, 1)
+	fs[12] = strings.Replace(fs[12], `"crop"`, `"reported_area":2.75,"reported_unit":"kanal","crop"`, 1)
+	fs = append(fs, fieldAt("Q-again", 71.10, 34.00)) // a near-duplicate of Q-0
+	uploadFeatures(t, s, tokens[auth.Uploader], fs...)
+	retracted := uploadFeatures(t, s, tokens[auth.Uploader], fieldsAt("R", 3, 71.10, 34.01)...)
+	if r := s.do(t, "DELETE", fmt.Sprintf("/api/v1/uploads/%d", retracted), tokens[auth.Admin], ""); r.status != 200 {
+		t.Fatalf("retract: %d %s", r.status, r.body)
+	}
+
+	cmd := exec.Command(py, filepath.Join("testdata", "qgis_oapif.py"), s.url, tokens[auth.Analyst], "clearances", "4")
+	cmd.Env = append(os.Environ(), "QT_QPA_PLATFORM=offscreen", "XDG_RUNTIME_DIR="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("qgis_oapif.py: %v\n%s", err, stderr.String())
+	}
+	var report struct {
+		QGIS       string
+		OAPIF, OGR qgisLayer
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("report %q: %v", out, err)
+	}
+	t.Logf("QGIS %s", report.QGIS)
+
+	declared := map[string]string{
+		"clearance_id": "Integer", "crop": "String", "cleared_on": "Date", "field_id": "String", "acres": "Real",
+		"team": "String", "method": "String", "notes": "String", "reported_area": "Real", "reported_unit": "String",
+		"upload_id": "Integer", "duplicate_of": "Integer", "source_properties": "String",
+	}
+	guessed := maps.Clone(declared)
+	guessed["reported_area"], guessed["duplicate_of"] = "String", "String" // null in features 1-10
+	guessed["source_properties"] = "JSON"
+	want := ogcIDs(t, s, "true")
+	if len(want) != 15 {
+		t.Fatalf("%d counted fields, want 15", len(want))
+	}
+	for _, c := range []struct {
+		name  string
+		layer qgisLayer
+		types map[string]string
+		area  [2]any // reported_area of Q-11 and Q-12
+	}{
+		{"QGIS's OGC API provider", report.OAPIF, guessed, [2]any{"2", "2.75"}},
+		{"GDAL's driver in QGIS", report.OGR, declared, [2]any{2.0, 2.75}},
+	} {
+		l := c.layer
+		if !l.Valid {
+			t.Errorf("%s: layer not valid: %s", c.name, l.Error)
+			continue
+		}
+		types := map[string]string{}
+		for _, f := range l.Fields {
+			types[f.Name] = f.Type
+		}
+		if !maps.Equal(types, c.types) {
+			t.Errorf("%s: fields %v, want %v", c.name, types, c.types)
+		}
+		var ids []string
+		byField := map[string]map[string]any{}
+		for _, f := range l.Features {
+			ids = append(ids, fmt.Sprint(f["clearance_id"]))
+			byField[fmt.Sprint(f["field_id"])] = f
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s: read %v, want %v", c.name, ids, want)
+		}
+		if l.Count != len(want) && l.Count != -1 {
+			t.Errorf("%s: feature count %d, want %d", c.name, l.Count, len(want))
+		}
+		if got := [2]any{byField["Q-11"]["reported_area"], byField["Q-12"]["reported_area"]}; got != c.area {
+			t.Errorf("%s: reported areas %v, want %v", c.name, got, c.area)
+		}
+		if d, q0 := fmt.Sprint(byField["Q-again"]["duplicate_of"]), fmt.Sprint(byField["Q-0"]["clearance_id"]); d != q0 {
+			t.Errorf("%s: Q-again duplicates %s, want Q-0's %s", c.name, d, q0)
+		}
+		if got := byField["Q-3"]["cleared_on"]; got != "2026-03-14" {
+			t.Errorf("%s: Q-3 cleared on %v", c.name, got)
+		}
 	}
 }
