@@ -6,9 +6,12 @@
 #             loading the same file into PostGIS, in the same run;
 #   memory    peak RSS of the server while a 200 MB upload (560,000 fields)
 #             streams in;
+#   growth    a 1,000-field upload and its retraction at 0 to 1,000,000
+#             stored fields; three successive 100,000-field imports beside
+#             the peer pipeline (ogr2ogr, then acreage in SQL); 100,000
+#             fields over stored ones (scripts/bench-growth.sh);
 #   figures   /api/v1/summary and /api/v1/districts p50/p99 at 1,000,000 fields
-#             (the 560,000 above plus 440,000 more through `clearmap import`),
-#             unfiltered and date-filtered;
+#             (built by the growth section), unfiltered and date-filtered;
 #   tiles     requests/s and p50/p99 per zoom over a fixed list of up to 20
 #             tiles with data, cache off and on (wrk -c8).
 #
@@ -100,15 +103,12 @@ done
 go_side=$(go test -run '^$' -bench 'Stage$' -benchtime 5x ./internal/ingest | awk '/^BenchmarkStage/ { for (i = 1; i < NF; i++) if ($(i + 1) == "fields/s") print $i }')
 row "Go side of an upload (no database), 20,000 fields" "$go_side fields/s" "BenchmarkStage, $(nproc) cores"
 
-# --- A million fields: 560,000 in one 200 MB upload (peak RSS sampled),
-# then 440,000 more through clearmap import.
+# --- Memory: 560,000 fields in one 200 MB upload, peak RSS sampled.
 big="$DIR/fields-560k.geojson"
-rest="$DIR/fields-440k.ndjson"
 [ -s "$big" ] || bin/genfields -n 560000 -seed 7 >"$big"
-[ -s "$rest" ] || bin/genfields -n 440000 -skip 560000 -seed 7 -ndjson >"$rest"
-fresh bench_1m
-serve bench_1m 0
-up=$(token bench_1m uploader)
+fresh bench_rss
+serve bench_rss 0
+up=$(token bench_rss uploader)
 ( while kill -0 "$PID" 2>/dev/null; do ps -o rss= -p "$PID"; sleep 0.2; done ) >"$DIR/rss.txt" &
 sampler=$!
 a=$(now)
@@ -118,14 +118,11 @@ kill $sampler 2>/dev/null || true
 peak=$(sort -n "$DIR/rss.txt" | tail -1)
 row "peak server RSS during a $(du -m "$big" | cut -f1) MB upload" "$((peak / 1024)) MB" "goal < 300 MB; 560,000 fields at $(rate 560000 "$a" "$b") fields/s"
 stop
-a=$(now)
-DATABASE_URL="postgres:///bench_1m?host=$H" bin/clearmap import --partial "$rest" >/dev/null
-b=$(now)
-row "clearmap import of 440,000 more fields" "$(rate 440000 "$a" "$b") fields/s" "$(secs "$a" "$b") s"
-fields=$(psql -h $H -d bench_1m -Atc "SELECT count(*) FROM clearances")
-# Measure the database as autovacuum leaves it after a bulk load, not while
-# it is still at work on the same two cores.
-psql -q -h $H -d bench_1m -c "VACUUM (ANALYZE)"
+
+# --- Growth with the archive, building a million fields
+# (scripts/bench-growth.sh).
+. scripts/bench-growth.sh bench_1m
+fields=$(psql -h $H -d bench_1m -Atc "SELECT count(*) FROM clearances WHERE NOT retracted")
 
 # --- Figures at a million fields.
 serve bench_1m 256

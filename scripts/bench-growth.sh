@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Growth with the archive (issue 18), run by scripts/bench.sh, which sources
+# it with its helpers (fresh, serve, stop, token, row, now, secs, rate) and
+# bin/ built. It builds DB (argument 1) up to a million fields and prints,
+# as rows of bench.sh's table:
+#
+#   - a 1,000-field upload through the API and its retraction, at 0, 100k,
+#     200k, 300k and about 1M stored fields. The probe lies among the stored
+#     fields (the same districts and days) and overlaps none of them, and
+#     each probe is retracted before the next;
+#   - the time of each of three successive 100,000-field imports
+#     (clearmap import), beside the peer pipeline on the same files: raw
+#     ogr2ogr into PostGIS, then acreage recomputed from scratch in SQL
+#     (scripts/peer-acreage.sql), with their acres compared;
+#   - 100,000 fields each over a stored field (another seed on the first
+#     file's cells) beside the same import over no field.
+#
+# The fields of generated file k lie in grid rows of their own: import
+# files at skips 0, 101,000 and 201,000, the probes at 100,000 (a free row
+# between the first two), the rest of the million from 301,000.
+set -euo pipefail
+
+DB=$1
+G="$DIR/growth"
+mkdir -p "$G"
+for k in 0 1 2; do
+	[ -s "$G/import-$k.geojson" ] || bin/genfields -n 100000 -skip $((k == 0 ? 0 : k * 100000 + 1000)) -seed 3 >"$G/import-$k.geojson"
+done
+[ -s "$G/rest.ndjson" ] || bin/genfields -n 700000 -skip 301000 -seed 3 -ndjson >"$G/rest.ndjson"
+[ -s "$G/over-0.geojson" ] || bin/genfields -n 100000 -skip 0 -seed 5 >"$G/over-0.geojson"
+for k in 1 2 3 4 5; do
+	[ -s "$G/probe-$k.geojson" ] || bin/genfields -n 1000 -skip 100000 -seed $((10 + k)) >"$G/probe-$k.geojson"
+done
+
+# probe K STORED: uploads probe K through the API, retracts it, one row.
+probe() {
+	local a b c id
+	a=$(now)
+	curl -sf -o "$G/receipt.json" -H "Authorization: Bearer $UP" -H "Content-Type: application/geo+json" \
+		--data-binary "@$G/probe-$1.geojson" http://127.0.0.1:8090/api/v1/uploads
+	b=$(now)
+	id=$(sed -E 's/^\{"id":([0-9]+).*/\1/' "$G/receipt.json")
+	curl -sf -o /dev/null -X DELETE -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:8090/api/v1/uploads/$id"
+	c=$(now)
+	row "1,000-field upload, then its retraction, at $2 stored fields" "$(secs "$a" "$b") s, $(secs "$b" "$c") s" "API, cache on"
+}
+import() { # FILE [FLAGS]: clearmap import into DB, prints seconds
+	local a b
+	a=$(now)
+	DATABASE_URL="postgres:///$DB?host=$H" bin/clearmap import "${@:2}" "$1" >/dev/null
+	b=$(now)
+	secs "$a" "$b"
+}
+stored() { psql -h $H -d "$DB" -Atc "SELECT count(*) FROM clearances WHERE NOT retracted"; }
+
+# The peer: the same files, ogr2ogr and SQL.
+psql -q -h $H -d postgres -c "DROP DATABASE IF EXISTS bench_peer" -c "CREATE DATABASE bench_peer" 2>/dev/null
+psql -q -h $H -d bench_peer -c "CREATE EXTENSION postgis"
+ogr2ogr -f PostgreSQL PG:"host=$H dbname=bench_peer" geodata/pakistan-districts.geojson -nln districts_src -lco GEOMETRY_NAME=geom
+
+fresh "$DB"
+serve "$DB" 256
+UP=$(token "$DB" uploader)
+ADMIN=$(token "$DB" admin)
+probe 1 0
+first=
+for k in 0 1 2; do
+	t=$(import "$G/import-$k.geojson")
+	a=$(now)
+	lco=(-lco GEOMETRY_NAME=geom -lco SPATIAL_INDEX=GIST)
+	[ $k = 0 ] || lco=(-append)
+	PG_USE_COPY=YES ogr2ogr -f PostgreSQL PG:"host=$H dbname=bench_peer" "$G/import-$k.geojson" -nln fields "${lco[@]}"
+	b=$(now)
+	psql -q -h $H -d bench_peer -f scripts/peer-acreage.sql
+	c=$(now)
+	load=$(secs "$a" "$b") peer=$(secs "$a" "$c")
+	first=${first:-$t}
+	row "import $((k + 1)) of 100,000 fields (clearmap import)" "$t s" "$(awk -v t="$t" -v f="$first" 'BEGIN { printf "%.2f", t / f }')× the first; peer (ogr2ogr + acreage SQL) $peer s, $(awk -v t="$t" -v p="$peer" 'BEGIN { printf "%.2f", p / t }')× clearmap; raw ogr2ogr $load s, clearmap $(awk -v t="$t" -v l="$load" 'BEGIN { printf "%.1f", t / l }')× it"
+	probe $((k + 2)) "$(stored)"
+done
+ours=$(curl -sf -H "Authorization: Bearer $ADMIN" http://127.0.0.1:8090/api/v1/summary | sed -E 's/.*"mapped_acres":([0-9.]+).*/\1/')
+peers=$(psql -h $H -d bench_peer -Atc "SELECT round(sum(acres)::numeric, 4) FROM peer_acreage")
+row "acres after the three imports: clearmap, peer SQL" "$ours, $peers" "the same union rule computed two ways"
+stop
+
+DATABASE_URL="postgres:///$DB?host=$H" bin/clearmap import --partial "$G/rest.ndjson" >/dev/null
+psql -q -h $H -d "$DB" -c "VACUUM (ANALYZE)"
+serve "$DB" 256
+probe 5 "$(stored)"
+stop
+
+# Overlap: the same 100,000 cells again, each field over the stored one.
+fresh bench_over
+import "$G/import-0.geojson" >/dev/null
+t=$(import "$G/over-0.geojson")
+row "100,000 fields each over a stored field (clearmap import)" "$t s" "$(awk -v t="$t" -v f="$first" 'BEGIN { printf "%.2f", t / f }')× the same import over no field"
