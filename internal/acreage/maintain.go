@@ -395,9 +395,8 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 	return measureGroups(ctx, tx, changed)
 }
 
-// maxSteppedDays bounds a group's steps (n days give n(n+1)/2 of them): a
-// larger group, rare in real data, keeps its net area and is unioned per
-// request for a range that cuts it.
+// maxSteppedDays bounds a group's steps (n days give n(n+1)/2 of them, each
+// a union): a larger group, rare in real data, is unioned per request.
 const maxSteppedDays = 16
 
 // measureGroups recomputes the first and last days and the steps of the
@@ -420,45 +419,27 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	if err := dropSteps(ctx, tx, groups); err != nil {
 		return err
 	}
-	// The steps come from the group's faces: the pieces its members'
-	// boundaries cut it into, each inside the same members throughout. A
-	// face adds its area to net(a..d) when a member over it falls on a day
-	// in a..d; so it adds to step (a, d) when one over it falls on d and
-	// none on the days from a to the one before d, that is, when the face's
-	// last day before d (of the crop, for a crop's step) is before a. One
-	// overlay per group instead of a union per span and crop.
 	_, err = tx.Exec(ctx, `
 		WITH members AS MATERIALIZED (
-			SELECT p.group_id, p.cleared_on, p.crop, p.geom FROM clearance_parts p
+			SELECT p.group_id, p.cleared_on, p.crop, p.area_m2, p.geom FROM clearance_parts p
 			JOIN overlap_groups g ON g.id = p.group_id AND g.stepped WHERE p.group_id = ANY($1)),
 		days AS (
 			SELECT group_id, day, coalesce(lag(day) OVER (PARTITION BY group_id ORDER BY day), '1999-12-31') AS prev
 			FROM (SELECT DISTINCT group_id, cleared_on AS day FROM members) d),
-		faces AS MATERIALIZED (
-			SELECT l.group_id, f.path[1] AS face, ST_Area(f.geom::geography) AS area, ST_PointOnSurface(f.geom) AS inside
-			FROM (SELECT group_id, ST_UnaryUnion(ST_Collect(ST_Boundary(geom))) AS lines FROM members GROUP BY group_id) l
-			CROSS JOIN LATERAL ST_Dump(ST_Polygonize(ARRAY[l.lines])) f),
-		face_days AS (
-			SELECT f.group_id, f.face, f.area, m.cleared_on AS day,
-			       bool_or(m.crop = 'poppy') AS poppy, bool_or(m.crop = 'cannabis') AS cannabis
-			FROM faces f JOIN members m ON m.group_id = f.group_id AND ST_Intersects(m.geom, f.inside)
-			GROUP BY 1, 2, 3, 4),
-		face_steps AS (
-			SELECT group_id, area, day, poppy, cannabis,
-			       coalesce(max(day) OVER before, '1999-12-31') AS before_any,
-			       coalesce(max(day) FILTER (WHERE poppy) OVER before, '1999-12-31') AS before_poppy,
-			       coalesce(max(day) FILTER (WHERE cannabis) OVER before, '1999-12-31') AS before_cannabis
-			FROM face_days
-			WINDOW before AS (PARTITION BY group_id, face ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
+		spans AS (
+			SELECT s.group_id, s.prev, s.a_day, s.d_day, `+setAreas+` FROM (
+				SELECT a.group_id, a.prev, a.day AS a_day, e.day AS d_day, `+partSets+`
+				FROM days a JOIN days e ON e.group_id = a.group_id AND e.day >= a.day
+				JOIN members p ON p.group_id = a.group_id AND p.cleared_on BETWEEN a.day AND e.day
+				GROUP BY a.group_id, a.prev, a.day, e.day) s `+setUnions+`),
 		added AS (
 			INSERT INTO group_steps (group_id, district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
-			SELECT a.group_id, g.district_code, a.prev, a.day, s.day,
-			       coalesce(sum(s.area) FILTER (WHERE s.before_any < a.day), 0),
-			       coalesce(sum(s.area) FILTER (WHERE s.poppy AND s.before_poppy < a.day), 0),
-			       coalesce(sum(s.area) FILTER (WHERE s.cannabis AND s.before_cannabis < a.day), 0)
-			FROM face_steps s JOIN days a ON a.group_id = s.group_id AND a.day <= s.day
-			JOIN overlap_groups g ON g.id = a.group_id
-			GROUP BY a.group_id, g.district_code, a.prev, a.day, s.day
+			SELECT s.group_id, g.district_code, s.prev, s.a_day, s.d_day,
+			       s.net - coalesce(lag(s.net) OVER w, 0),
+			       s.poppy - coalesce(lag(s.poppy) OVER w, 0),
+			       s.cannabis - coalesce(lag(s.cannabis) OVER w, 0)
+			FROM spans s JOIN overlap_groups g ON g.id = s.group_id
+			WINDOW w AS (PARTITION BY s.group_id, s.a_day ORDER BY s.d_day)
 			RETURNING district_code, prev_day, a_day, d_day, w_m2, w_poppy_m2, w_cannabis_m2)
 		INSERT INTO step_delta SELECT * FROM added`, groups)
 	return err
