@@ -87,6 +87,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	tileCache := tiles.NewCache(&tiles.Service{DB: pool, Reads: reads}, int64(cfg.TileCacheMB)<<20, tileChanges)
 	m := metrics.New(pool, tileCache)
+	m.WatchStandbys(reads)
 	srv := api.NewHTTPServer(api.New(api.Deps{
 		DB: pool, Reads: reads, Migrator: migrator, Logger: logger,
 		Ingest: &ingest.Service{DB: pool, Concurrent: cfg.UploadConcurrency,

@@ -61,7 +61,12 @@ func TestStandbys(t *testing.T) {
 			reads = store.NewPools(pool, []*pgxpool.Pool{sb}, maxLag)
 			go reads.Watch(watching, slog.New(slog.DiscardHandler), poll)
 		}
-		return startWith(t, pool, func(d *api.Deps) { d.Reads = reads; d.UploadsPerMinute = 0 }), reads
+		return startWith(t, pool, func(d *api.Deps) {
+			d.Reads, d.UploadsPerMinute = reads, 0
+			if reads != nil {
+				d.Metrics.WatchStandbys(reads) // as serve does
+			}
+		}), reads
 	}
 	a, readsA := server(true)
 	b, readsB := server(true)
@@ -206,9 +211,16 @@ func TestStandbys(t *testing.T) {
 	// it is used again (an analyst's reads lag once more).
 	standby.Stop()
 	usable(false, "the stopped standby to be skipped")
+	standbyMetric := fmt.Sprintf(`clearmap_db_standby_usable{address="127.0.0.1:%d",standby="0"} `, standby.Port())
+	if m := get(b, admin, "/metrics"); !strings.Contains(m, standbyMetric+"0\n") {
+		t.Fatalf("the metrics do not say the standby is skipped (%s0):\n%s", standbyMetric, m)
+	}
 	same("an analyst on server b with the standby down", answers(b, analyst), after)
 	standby.Start()
 	usable(true, "the restarted standby to be used again")
+	if m := get(b, admin, "/metrics"); !strings.Contains(m, standbyMetric+"1\n") {
+		t.Fatalf("the metrics do not say the standby is used (%s1)", standbyMetric)
+	}
 	before = after
 	if r := a.do(t, "POST", "/api/v1/reported", admin, `{"scope":"PK-KP-KHYBER","from":"2026-01-01","to":"2026-12-31","acres":99,"source":"test"}`); r.status != 201 {
 		t.Fatalf("reported figure: %d %.300s", r.status, r.body)
