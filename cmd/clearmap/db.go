@@ -19,6 +19,27 @@ func openDB(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 	})
 }
 
+// openStandbys makes a pool for each standby in CLEARMAP_READ_DATABASE_URL
+// (without connecting: one that is down is skipped until it is up) and the
+// router that sends reads to them.
+func openStandbys(ctx context.Context, cfg *config.Config, primary *pgxpool.Pool) (*store.Pools, error) {
+	var standbys []*pgxpool.Pool
+	for _, url := range cfg.ReadDatabaseURLs {
+		pool, err := store.OpenStandby(ctx, url, store.Options{
+			MaxConns:         int32(cfg.DBMaxConns),
+			StatementTimeout: cfg.StatementTimeout,
+		})
+		if err != nil {
+			for _, p := range standbys {
+				p.Close()
+			}
+			return nil, fmt.Errorf("read database url: %w", err)
+		}
+		standbys = append(standbys, pool)
+	}
+	return store.NewPools(primary, standbys, cfg.MaxReplicaLag), nil
+}
+
 // openCurrent opens the database and refuses one whose schema is behind,
 // so administrative commands never work on half a schema.
 func openCurrent(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {

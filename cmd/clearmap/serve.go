@@ -74,14 +74,22 @@ func serve(ctx context.Context, e env, args []string) error {
 		store.TokensChannel:      revocations,
 	})
 
+	reads, err := openStandbys(ctx, &cfg, pool)
+	if err != nil {
+		return err
+	}
+	defer reads.CloseStandbys()
+	go reads.Watch(watchCtx, logger, time.Second)
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	tileCache := tiles.NewCache(&tiles.Service{DB: pool}, int64(cfg.TileCacheMB)<<20, tileChanges)
+	tileCache := tiles.NewCache(&tiles.Service{DB: pool, Reads: reads}, int64(cfg.TileCacheMB)<<20, tileChanges)
 	m := metrics.New(pool, tileCache)
+	m.WatchStandbys(reads)
 	srv := api.NewHTTPServer(api.New(api.Deps{
-		DB: pool, Migrator: migrator, Logger: logger,
+		DB: pool, Reads: reads, Migrator: migrator, Logger: logger,
 		Ingest: &ingest.Service{DB: pool, Concurrent: cfg.UploadConcurrency,
 			RejectedBytesPerDay: cfg.RejectedBytesPerDay},
 		MaxUploadBytes:   cfg.MaxUploadBytes,

@@ -57,7 +57,11 @@ func (a *api) summary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s, err := acreage.GetSummary(r.Context(), a.DB, f, a.TargetAcres)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	s, err := acreage.GetSummary(r.Context(), db, f, a.TargetAcres)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -81,7 +85,11 @@ func (a *api) progress(w http.ResponseWriter, r *http.Request) {
 		badParameter(w, fmt.Sprintf("by=%q: want month or week", by))
 		return
 	}
-	p, err := acreage.GetProgress(r.Context(), a.DB, f, by, ingest.Today(time.Now()), a.TargetAcres)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	p, err := acreage.GetProgress(r.Context(), db, f, by, ingest.Today(time.Now()), a.TargetAcres)
 	switch {
 	case errors.Is(err, acreage.ErrUnknown):
 		badParameter(w, err.Error())
@@ -103,7 +111,11 @@ func (a *api) districts(w http.ResponseWriter, r *http.Request) {
 		badParameter(w, fmt.Sprintf("format=%q: want json or csv", format))
 		return
 	}
-	list, err := acreage.Districts(r.Context(), a.DB, f)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	list, err := acreage.Districts(r.Context(), db, f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -141,7 +153,11 @@ func (a *api) district(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := chi.URLParam(r, "code")
-	d, err := acreage.OneDistrict(r.Context(), a.DB, f, code)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	d, err := acreage.OneDistrict(r.Context(), db, f, code)
 	switch {
 	case errors.Is(err, acreage.ErrUnknown):
 		writeError(w, http.StatusNotFound, "no district "+code)
@@ -153,7 +169,11 @@ func (a *api) district(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listReported(w http.ResponseWriter, r *http.Request) {
-	list, err := acreage.ListReported(r.Context(), a.DB)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	list, err := acreage.ListReported(r.Context(), db)
 	if err != nil {
 		a.fail(w, r, err)
 		return

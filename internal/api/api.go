@@ -29,7 +29,12 @@ import (
 
 // Deps are what the handlers need.
 type Deps struct {
-	DB       *pgxpool.Pool
+	// DB is the primary: writes, sign-ins, tokens and health go there.
+	DB *pgxpool.Pool
+	// Reads chooses the pool each read route reads from: a standby that
+	// has replayed the client's own writes, or DB. Nil: every read goes to
+	// DB.
+	Reads    *store.Pools
 	Migrator *store.Migrator
 	Logger   *slog.Logger
 	Ingest   *ingest.Service
@@ -63,6 +68,9 @@ type api struct {
 
 // New returns the service's HTTP handler.
 func New(d Deps) http.Handler {
+	if d.Reads == nil {
+		d.Reads = store.NewPools(d.DB, nil, 0)
+	}
 	a := &api{Deps: d, uploads: newLimiter(d.UploadsPerMinute), signIns: newFailureLimiter(signInBurst, signInRefill, time.Now)}
 	r := chi.NewRouter()
 	// Every GET route answers HEAD too (net/http sends no body for it).
@@ -106,7 +114,7 @@ func New(d Deps) http.Handler {
 		r.Get("/me", a.me)
 		r.Get("/session", a.session)
 		r.Delete("/session", a.signOut)
-		r.With(require(auth.Uploader), a.limitUploads).Post("/uploads", a.postUpload)
+		r.With(require(auth.Uploader), a.limitUploads, a.recordWrites).Post("/uploads", a.postUpload)
 		r.Group(func(r chi.Router) {
 			r.Use(require(auth.Uploader, auth.Analyst))
 			r.Get("/uploads", a.listUploads)
@@ -126,9 +134,9 @@ func New(d Deps) http.Handler {
 			r.Get("/tokens", a.listTokens)
 			r.Post("/tokens", a.createToken)
 			r.Delete("/tokens/{name}", a.revokeToken)
-			r.Delete("/uploads/{id}", a.retractUpload)
-			r.Post("/reported", a.addReported)
-			r.Delete("/reported/{id}", a.deleteReported)
+			r.With(a.recordWrites).Delete("/uploads/{id}", a.retractUpload)
+			r.With(a.recordWrites).Post("/reported", a.addReported)
+			r.With(a.recordWrites).Delete("/reported/{id}", a.deleteReported)
 		})
 	})
 	return r

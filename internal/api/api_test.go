@@ -57,7 +57,8 @@ func startWith(t testing.TB, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 	go store.Watch(ctx, pool, logger, map[string]*store.Signal{
 		store.TileChangesChannel: tileChanges, store.TokensChannel: revocations})
 	testdb.Eventually(t, "the change listener to start", func() bool { _, live := tileChanges.Version(); return live })
-	cache := tiles.NewCache(&tiles.Service{DB: pool}, 8<<20, tileChanges)
+	tiler := &tiles.Service{DB: pool}
+	cache := tiles.NewCache(tiler, 8<<20, tileChanges)
 	deps := api.Deps{
 		DB: pool, Migrator: m, Logger: logger,
 		Ingest:           &ingest.Service{DB: pool},
@@ -71,6 +72,7 @@ func startWith(t testing.TB, pool *pgxpool.Pool, change func(*api.Deps)) *servic
 	if change != nil {
 		change(&deps)
 	}
+	tiler.Reads = deps.Reads // as in serve: tiles are read where reads go
 	handler := api.New(deps)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"clearmap/internal/auth"
+	"clearmap/internal/store"
 )
 
 type tokenKey struct{}
@@ -80,6 +81,11 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		infoFrom(ctx).token = tok.Name
+		if tok.Role != auth.Analyst {
+			// It may write, so its reads must show its own writes.
+			// Analysts never write: their reads need no look-up.
+			ctx = store.WithClient(ctx, tok.ID)
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, tokenKey{}, tok)))
 	})
 }

@@ -153,7 +153,11 @@ func (a *api) ogcConformance(w http.ResponseWriter, r *http.Request) {
 // counted fields' box and days; the districts' box), read from what is
 // kept current, not computed over the features.
 func (a *api) describe(r *http.Request, c *collection) (map[string]any, error) {
-	e, err := c.extent(r.Context(), a.DB)
+	db, err := a.Reads.Reader(r.Context(), 0)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.extent(r.Context(), db)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +256,12 @@ func (a *api) ogcItems(w http.ResponseWriter, r *http.Request) {
 		_, err := bw.WriteString(`"features":[`)
 		return err
 	}}
-	page, err := c.list(r.Context(), a.DB, q, sink)
+	db, err := a.Reads.Reader(r.Context(), 0)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := c.list(r.Context(), db, q, sink)
 	if err == nil {
 		err = a.finishItems(bw, r, c, q, page)
 	}
@@ -360,7 +369,11 @@ func (a *api) ogcItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	f, err := c.one(r.Context(), a.DB, id)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	f, err := c.one(r.Context(), db, id)
 	switch {
 	case errors.Is(err, features.ErrNotFound):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no feature %s in %s", id, c.id))

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/features"
+	"clearmap/internal/store"
 )
 
 // TestItemsFailing checks the two ways a page can fail: before anything is
@@ -23,7 +24,7 @@ import (
 // part for a whole page.
 func TestItemsFailing(t *testing.T) {
 	var logs bytes.Buffer
-	a := &api{Deps: Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
+	a := &api{Deps: Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Reads: store.NewPools(nil, nil, 0)}}
 	fail := errors.New("the disk is on fire")
 	saved := collections
 	t.Cleanup(func() { collections = saved })

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/auth"
 	"clearmap/internal/ingest"
@@ -212,7 +213,11 @@ func (a *api) listUploads(w http.ResponseWriter, r *http.Request) {
 		badParameter(w, "before: "+err.Error())
 		return
 	}
-	list, err := ingest.List(r.Context(), a.DB, uploadScope(tokenFrom(r.Context())), int64(before), limit)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	list, err := ingest.List(r.Context(), db, uploadScope(tokenFrom(r.Context())), int64(before), limit)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -236,15 +241,15 @@ func intParam(s string, def, min, max int) (int, error) {
 	return n, nil
 }
 
-// upload finds the upload named in the path that the caller may see, or
-// answers the request itself and returns false.
-func (a *api) upload(w http.ResponseWriter, r *http.Request) (ingest.Info, bool) {
+// upload finds, in db, the upload named in the path that the caller may
+// see, or answers the request itself and returns false.
+func (a *api) upload(w http.ResponseWriter, r *http.Request, db *pgxpool.Pool) (ingest.Info, bool) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id < 1 {
 		writeError(w, http.StatusNotFound, "no upload "+chi.URLParam(r, "id"))
 		return ingest.Info{}, false
 	}
-	info, err := ingest.Get(r.Context(), a.DB, uploadScope(tokenFrom(r.Context())), id)
+	info, err := ingest.Get(r.Context(), db, uploadScope(tokenFrom(r.Context())), id)
 	switch {
 	case errors.Is(err, ingest.ErrNotFound):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no upload %d", id))
@@ -257,7 +262,11 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) (ingest.Info, bool)
 }
 
 func (a *api) getUpload(w http.ResponseWriter, r *http.Request) {
-	if info, ok := a.upload(w, r); ok {
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	if info, ok := a.upload(w, r, db); ok {
 		writeJSON(w, http.StatusOK, info)
 	}
 }
@@ -276,7 +285,11 @@ var rawTypes = map[string][2]string{
 // the GeoJSON it was read as, a rejected one as bytes, never as the type
 // its sender claimed (text/html would be a stored script).
 func (a *api) getUploadRaw(w http.ResponseWriter, r *http.Request) {
-	info, ok := a.upload(w, r)
+	db, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	info, ok := a.upload(w, r, db)
 	if !ok {
 		return
 	}
@@ -291,7 +304,7 @@ func (a *api) getUploadRaw(w http.ResponseWriter, r *http.Request) {
 	if info.KeptBytes < info.SizeBytes {
 		h.Set("Upload-Truncated", fmt.Sprintf("%d of %d bytes kept", info.KeptBytes, info.SizeBytes))
 	}
-	if err := ingest.WriteRaw(r.Context(), a.DB, info.ID, w); err != nil {
+	if err := ingest.WriteRaw(r.Context(), db, info.ID, w); err != nil {
 		// Headers are gone; all that is left is to cut the response short.
 		a.Logger.WarnContext(r.Context(), "raw upload cut short", "upload", info.ID, "err", err)
 		panic(http.ErrAbortHandler)
@@ -300,7 +313,7 @@ func (a *api) getUploadRaw(w http.ResponseWriter, r *http.Request) {
 
 // retractUpload stops an upload's clearances from counting.
 func (a *api) retractUpload(w http.ResponseWriter, r *http.Request) {
-	info, ok := a.upload(w, r)
+	info, ok := a.upload(w, r, a.DB)
 	if !ok {
 		return
 	}

@@ -19,7 +19,13 @@ const DefaultDatabaseURL = "postgres:///clearmap?host=/var/run/postgresql"
 
 // Config is the configuration every clearmap command shares.
 type Config struct {
-	DatabaseURL      string
+	DatabaseURL string
+	// ReadDatabaseURLs are streaming hot standbys of DatabaseURL that read
+	// routes read from (none: every read goes to DatabaseURL).
+	ReadDatabaseURLs URLs
+	// MaxReplicaLag is how far behind the primary a standby may be and
+	// still be read from.
+	MaxReplicaLag    time.Duration
 	Addr             string
 	LogFormat        string
 	LogLevel         slog.Level
@@ -47,6 +53,21 @@ type Config struct {
 	// CORSOrigins are the web origins whose scripts may call the API with
 	// a token (empty: no CORS).
 	CORSOrigins Origins
+}
+
+// URLs is a list of PostgreSQL URLs, set from a list separated by white
+// space (a URL holds no white space; a multi-host URL holds commas, so a
+// comma cannot separate them). They are read when the pools open, and a
+// bad one is named then, its password hidden.
+type URLs []string
+
+// String lists the URLs as Set reads them.
+func (u URLs) String() string { return strings.Join(u, " ") }
+
+// Set replaces the list with the one in s.
+func (u *URLs) Set(s string) error {
+	*u = strings.Fields(s)
+	return nil
 }
 
 // Origins is a list of web origins (scheme://host[:port]), or "*" for any,
@@ -124,6 +145,8 @@ type setting struct {
 
 var settings = []setting{
 	{"database-url", "DATABASE_URL"},
+	{"read-database-url", "CLEARMAP_READ_DATABASE_URL"},
+	{"max-replica-lag", "CLEARMAP_MAX_REPLICA_LAG"},
 	{"addr", "CLEARMAP_ADDR"},
 	{"log-format", "CLEARMAP_LOG_FORMAT"},
 	{"log-level", "CLEARMAP_LOG_LEVEL"},
@@ -147,6 +170,8 @@ var settings = []setting{
 // environment value the flag cannot parse, naming the variable.
 func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.StringVar(&c.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
+	fs.Var(&c.ReadDatabaseURLs, "read-database-url", "streaming hot standbys of the database, PostgreSQL URLs separated by spaces, that read routes read from; empty: every read goes to the primary (env CLEARMAP_READ_DATABASE_URL)")
+	fs.DurationVar(&c.MaxReplicaLag, "max-replica-lag", 10*time.Second, "a standby further behind the primary than this is skipped (env CLEARMAP_MAX_REPLICA_LAG)")
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on (env CLEARMAP_ADDR)")
 	fs.Func("log-format", "log format: text or json (env CLEARMAP_LOG_FORMAT; default text)", func(s string) error {
 		if s != "text" && s != "json" {
@@ -209,6 +234,9 @@ func (c *Config) Check() error {
 	}
 	if c.MaxUploadBytes < 1 {
 		problems = append(problems, "max-upload-bytes must be at least 1")
+	}
+	if c.MaxReplicaLag <= 0 {
+		problems = append(problems, "max-replica-lag must be above 0")
 	}
 	if c.StatementTimeout < 0 || c.ShutdownTimeout < 0 {
 		problems = append(problems, "timeouts cannot be negative")

@@ -14,6 +14,8 @@ import (
 func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL":                    "postgres://db.example/clearmap",
+		"CLEARMAP_READ_DATABASE_URL":      " postgres://standby1.example/clearmap\tpostgres://standby2.example,standby3.example/clearmap?target_session_attrs=standby ",
+		"CLEARMAP_MAX_REPLICA_LAG":        "3s",
 		"CLEARMAP_ADDR":                   "0.0.0.0:9000",
 		"CLEARMAP_LOG_FORMAT":             "json",
 		"CLEARMAP_LOG_LEVEL":              "debug",
@@ -44,7 +46,9 @@ func TestEveryVariableSetsItsFlagAndFlagsWin(t *testing.T) {
 	}
 	want := Config{
 		DatabaseURL: "postgres://db.example/clearmap", Addr: "127.0.0.1:1234",
-		LogFormat: "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
+		ReadDatabaseURLs: URLs{"postgres://standby1.example/clearmap", "postgres://standby2.example,standby3.example/clearmap?target_session_attrs=standby"},
+		MaxReplicaLag:    3 * time.Second,
+		LogFormat:        "json", LogLevel: slog.LevelDebug, DBMaxConns: 25,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: time.Minute, MaxUploadBytes: 1000, TargetAcres: 33000,
 		UploadsPerMinute: 5, UploadConcurrency: 3, RejectedBytesPerDay: 2048, MetricsAddr: "127.0.0.1:9464",
 		Basemap:     "/srv/pakistan.pmtiles",
@@ -68,7 +72,7 @@ func TestDefaults(t *testing.T) {
 	fs.Parse(nil)
 	if c.DatabaseURL != DefaultDatabaseURL || c.Addr != "127.0.0.1:8080" || c.LogFormat != "text" || c.Check() != nil ||
 		c.MetricsAddr != "" || len(c.TrustedProxies) != 0 || c.UploadConcurrency != 4 || c.RejectedBytesPerDay != 64<<20 ||
-		c.Basemap != "" || c.CORSOrigins != nil {
+		c.Basemap != "" || c.CORSOrigins != nil || c.ReadDatabaseURLs != nil || c.MaxReplicaLag != 10*time.Second {
 		t.Fatalf("defaults %+v", c)
 	}
 }
@@ -81,6 +85,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CLEARMAP_STATEMENT_TIMEOUT": "30",
 		"CLEARMAP_TRUSTED_PROXIES":   "10.0.0.1,proxy.example",
 		"CLEARMAP_CORS_ORIGINS":      "https://dash.example/",
+		"CLEARMAP_MAX_REPLICA_LAG":   "10",
 	} {
 		var c Config
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"clearmap/internal/store"
 	"clearmap/internal/tiles"
 )
 
@@ -86,6 +87,27 @@ func New(pool *pgxpool.Pool, cache *tiles.Cache) *Metrics {
 		register(p.name, p.help, p.counter, func() float64 { return p.read(pool.Stat()) })
 	}
 	return m
+}
+
+// WatchStandbys adds, for each standby reads may go to (numbered as in
+// CLEARMAP_READ_DATABASE_URL, from 0), whether reads use it and how far it
+// lags, read at each scrape.
+func (m *Metrics) WatchStandbys(p *store.Pools) {
+	for i, s := range p.Standbys() {
+		labels := prometheus.Labels{"standby": strconv.Itoa(i), "address": s.Name}
+		m.registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clearmap_db_standby_usable", ConstLabels: labels,
+				Help: "1 while reads go to the standby; 0 while it is skipped (down, not in recovery, or lagging more than CLEARMAP_MAX_REPLICA_LAG)."},
+				func() float64 {
+					if p.Standbys()[i].Usable {
+						return 1
+					}
+					return 0
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clearmap_db_standby_lag_seconds", ConstLabels: labels,
+				Help: "How long ago the primary's WAL first stood beyond what the standby has replayed, at the last poll (0: it has all)."},
+				func() float64 { return p.Standbys()[i].Lag.Seconds() }))
+	}
 }
 
 // Request counts one answered request. route is the pattern it matched

@@ -23,6 +23,21 @@ type Options struct {
 
 // Open connects to the database at url and checks that it answers.
 func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
+	pool, err := OpenStandby(ctx, url, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return pool, nil
+}
+
+// OpenStandby makes a pool for the standby at url without connecting: a
+// standby that is down does not stop a server from starting (Pools.Watch
+// finds it, and reads go to the primary until it is up).
+func OpenStandby(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
@@ -44,10 +59,6 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	return pool, nil

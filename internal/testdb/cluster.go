@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -21,10 +22,7 @@ import (
 // one of these, never to the machine's shared server (SPEC §9). It is
 // stopped and removed when the test ends, whether it passed or not.
 //
-// A standby for replica tests is made like StartCluster, its data directory
-// copied from a primary instead of initdb'd: newCluster, then run
-// pg_basebackup -R -D data -d the primary's URL (initdb's pg_hba already
-// trusts replication from 127.0.0.1), configure, Start.
+// StartStandby makes a streaming hot standby of one.
 type Cluster struct {
 	t     testing.TB
 	bin   string   // the server binaries' directory
@@ -183,10 +181,65 @@ func (c *Cluster) Stop() {
 }
 
 // WithBoundaries is the package's WithBoundaries on this cluster: a new
-// migrated database with the shipped boundaries.
+// migrated database with the shipped boundaries. It is not dropped at the
+// test's end: the cluster, which may be stopped by then, goes whole.
 func (c *Cluster) WithBoundaries(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	return withBoundaries(t, c.URL())
+	return withBoundaries(t, c.URL(), false)
+}
+
+// DatabaseURL is the URL of the cluster's database name (as its superuser,
+// over TCP): on a standby, the copy of the primary's database of that name.
+func (c *Cluster) DatabaseURL(name string) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", c.owner, c.port, name)
+}
+
+// Port is the port the cluster listens on.
+func (c *Cluster) Port() int { return c.port }
+
+// StartStandby starts a streaming hot standby of the running cluster c:
+// its data directory copied by pg_basebackup -R (initdb's pg_hba trusts
+// replication from 127.0.0.1), which also points it at c, in a directory
+// of its own on a port of its own. It replays what c commits after
+// applyDelay (recovery_min_apply_delay; 0: at once), so a test can make it
+// lag. It is stopped and removed when the test ends.
+func (c *Cluster) StartStandby(t testing.TB, applyDelay time.Duration) *Cluster {
+	t.Helper()
+	s := newCluster(t)
+	s.run("pg_basebackup", "-D", s.data(), "-d", c.URL(), "-R", "-X", "stream", "-c", "fast")
+	s.configure()
+	s.Configure(fmt.Sprintf("recovery_min_apply_delay = '%dms'", applyDelay.Milliseconds()))
+	s.Start()
+	return s
+}
+
+// Configure appends settings (lines of postgresql.conf) to the cluster's
+// configuration, to take effect at its next start or Reload.
+func (c *Cluster) Configure(settings string) {
+	c.t.Helper()
+	conf, err := os.OpenFile(filepath.Join(c.data(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		c.t.Fatalf("testdb: cluster: %v", err)
+	}
+	_, err = fmt.Fprintf(conf, "\n%s\n", settings)
+	if cerr := conf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		c.t.Fatalf("testdb: cluster: %v", err)
+	}
+}
+
+// Reload makes the running cluster read its configuration again.
+func (c *Cluster) Reload() {
+	c.t.Helper()
+	c.run("pg_ctl", "-D", c.data(), "reload")
+}
+
+// Promote ends a standby's recovery: it becomes a primary, taking writes.
+func (c *Cluster) Promote() {
+	c.t.Helper()
+	c.run("pg_ctl", "-D", c.data(), "-w", "-t", "60", "promote")
 }
 
 // run runs one of the server binaries as the cluster's owner, failing the

@@ -37,11 +37,12 @@ func AdminURL() string {
 // URL.
 func New(t testing.TB) string {
 	t.Helper()
-	return newDatabase(t, AdminURL())
+	return newDatabase(t, AdminURL(), true)
 }
 
-// newDatabase is New on the server of adminURL.
-func newDatabase(t testing.TB, adminURL string) string {
+// newDatabase is New on the server of adminURL; drop says whether to drop
+// it when the test ends.
+func newDatabase(t testing.TB, adminURL string, drop bool) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -58,6 +59,9 @@ func newDatabase(t testing.TB, adminURL string) string {
 		t.Fatalf("testdb: create database: %v", err)
 	}
 	t.Cleanup(func() {
+		if !drop {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		admin, err := pgx.Connect(ctx, adminURL)
@@ -83,13 +87,13 @@ func newDatabase(t testing.TB, adminURL string) string {
 // on it, closed when the test ends.
 func Migrated(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	return migrated(t, AdminURL())
+	return migrated(t, AdminURL(), true)
 }
 
-// migrated is Migrated on the server of adminURL.
-func migrated(t testing.TB, adminURL string) *pgxpool.Pool {
+// migrated is Migrated on the server of adminURL; drop as for newDatabase.
+func migrated(t testing.TB, adminURL string, drop bool) *pgxpool.Pool {
 	t.Helper()
-	pool := Open(t, newDatabase(t, adminURL))
+	pool := Open(t, newDatabase(t, adminURL, drop))
 	m, err := store.NewMigrator(pool)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
@@ -151,13 +155,14 @@ func setReachable(t testing.TB, dbURL string, reachable bool) {
 // WithBoundaries is Migrated with the shipped district boundaries loaded.
 func WithBoundaries(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	return withBoundaries(t, AdminURL())
+	return withBoundaries(t, AdminURL(), true)
 }
 
-// withBoundaries is WithBoundaries on the server of adminURL.
-func withBoundaries(t testing.TB, adminURL string) *pgxpool.Pool {
+// withBoundaries is WithBoundaries on the server of adminURL; drop as for
+// newDatabase.
+func withBoundaries(t testing.TB, adminURL string, drop bool) *pgxpool.Pool {
 	t.Helper()
-	pool := migrated(t, adminURL)
+	pool := migrated(t, adminURL, drop)
 	if _, err := boundaries.Load(context.Background(), pool, boundaries.Embedded(), "test"); err != nil {
 		t.Fatalf("testdb: %v", err)
 	}

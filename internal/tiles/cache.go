@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 	"golang.org/x/sync/singleflight"
@@ -74,21 +75,44 @@ func (t *Tile) size() int64 { return int64(len(t.MVT) + len(t.Gzipped())) }
 // store.TileChangesChannel) the cache looks only when the signal has moved:
 // at once for changes made in this process (see Changed), and as soon as
 // the notification arrives for changes made by others.
+//
+// With standbys (Service.Reads), tiles are built from a standby, and a
+// change read from the primary drops its tiles only once every standby
+// reads may use has replayed it: dropped earlier, a tile would be built
+// again from a standby without the change and kept. Until then the old
+// tiles are served, as the standbys' figures are. Each look notes where
+// the primary's WAL stood before its snapshot and after it (the after
+// position is at or beyond the commit of every change the look read);
+// changes wait with their look until the standbys have replayed its after
+// position, and tiles are built only from a pool that has replayed every
+// dropped change. A client that has written (store.WithClient) sees its own
+// write at once: if it wrote after the last look began, the cache looks
+// again; while its write's change waits, its tiles are built for it from a
+// pool that has replayed the write and not kept.
 type Cache struct {
 	svc      *Service
 	maxBytes int64
 	changes  *store.Signal
 
-	mu       sync.Mutex
-	size     int64
-	order    *list.List // front: most recently used
-	entries  map[cacheKey]*list.Element
-	seen     snapshot // the changes it sees have been read
-	lastSync time.Time
-	synced   uint64 // the change signal's version the last look began at
-	epoch    uint64 // counts the looks that read changes
-	building singleflight.Group
-	stats    CacheStats
+	mu      sync.Mutex
+	size    int64
+	order   *list.List // front: most recently used
+	entries map[cacheKey]*list.Element
+	seen    snapshot // the changes it sees have been read
+	// seenFrom is where the WAL stood before the last look's snapshot: a
+	// write that ended before it has been read.
+	seenFrom store.LSN
+	waiting  []look // read, but not yet replayed by every usable standby
+	// built is what tiles are built after: every dropped change's look's
+	// after position. dropped is where the WAL stood before the snapshot
+	// of the last look whose changes (and all before) are dropped: a
+	// write that ended before it shows in every tile kept.
+	built, dropped store.LSN
+	lastSync       time.Time
+	synced         uint64 // the change signal's version the last look began at
+	epoch          uint64 // counts the looks that read changes
+	building       singleflight.Group
+	stats          CacheStats
 }
 
 // CacheStats counts what the cache did. Builds can be fewer than Misses:
@@ -125,18 +149,24 @@ func (c *Cache) Changed() { c.changes.Changed() }
 // Tile returns the tile, from memory when it is there and current.
 func (c *Cache) Tile(ctx context.Context, at Coordinate, f acreage.Filter) (*Tile, error) {
 	if c.maxBytes <= 0 {
-		mvt, err := c.svc.Tile(ctx, at, f)
-		if err != nil {
-			return nil, err
-		}
-		return newTile(mvt), nil
+		return c.build(ctx, 0, at, f)
 	}
 	if err := c.sync(ctx); err != nil {
+		return nil, err
+	}
+	wrote, err := c.clientWrote(ctx)
+	if err != nil {
 		return nil, err
 	}
 	from, to := f.From.Format("2006-01-02"), f.To.Format("2006-01-02")
 	key := cacheKey{at, f.Crop, from, to}
 	c.mu.Lock()
+	c.drop()
+	if wrote > 0 && wrote >= c.dropped { // the client's own write may not show in kept tiles yet
+		after := c.built
+		c.mu.Unlock()
+		return c.build(ctx, after, at, f)
+	}
 	if el, ok := c.entries[key]; ok {
 		c.order.MoveToFront(el)
 		c.stats.Hits++
@@ -155,12 +185,12 @@ func (c *Cache) Tile(ctx context.Context, at Coordinate, f acreage.Filter) (*Til
 		built, err, _ := c.building.Do(fmt.Sprint(key, epoch), func() (any, error) {
 			c.mu.Lock()
 			c.stats.Builds++
+			after := c.built
 			c.mu.Unlock()
-			mvt, err := c.svc.Tile(ctx, at, f)
+			tile, err := c.build(ctx, after, at, f)
 			if err != nil {
 				return nil, err
 			}
-			tile := newTile(mvt)
 			c.put(&cacheEntry{key: key, tile: tile,
 				bound: maptile.New(uint32(at.X), uint32(at.Y), maptile.Zoom(at.Z)).Bound(float64(buffer) / extent)}, epoch)
 			return tile, nil
@@ -175,6 +205,43 @@ func (c *Cache) Tile(ctx context.Context, at Coordinate, f acreage.Filter) (*Til
 		}
 		return built.(*Tile), nil
 	}
+}
+
+// build builds a tile from a pool that has replayed at least after (and
+// the client's own writes).
+func (c *Cache) build(ctx context.Context, after store.LSN, at Coordinate, f acreage.Filter) (*Tile, error) {
+	db, err := c.svc.reader(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	mvt, err := tileFrom(ctx, db, at, f)
+	if err != nil {
+		return nil, err
+	}
+	return newTile(mvt), nil
+}
+
+// clientWrote returns where the WAL stood after the request's client last
+// wrote (0 when it has not, or nothing reads from standbys), first looking
+// at the changes again if the write may have ended after the last look
+// began.
+func (c *Cache) clientWrote(ctx context.Context) (store.LSN, error) {
+	if c.svc.Reads == nil {
+		return 0, nil
+	}
+	wrote, err := c.svc.Reads.ClientWrote(ctx)
+	if err != nil || wrote == 0 {
+		return 0, err
+	}
+	c.mu.Lock()
+	seenFrom := c.seenFrom
+	c.mu.Unlock()
+	if wrote >= seenFrom {
+		if err := c.look(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return wrote, nil
 }
 
 // put keeps a tile built at the given epoch, unless changes have been
@@ -217,15 +284,22 @@ func (c *Cache) sync(ctx context.Context) error {
 		c.epoch++
 	}
 	c.lastSync = time.Now()
-	seen := c.seen
 	c.mu.Unlock()
-	if err := c.readChanges(ctx, seen); err != nil {
+	if err := c.look(ctx); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.synced = version
 	c.mu.Unlock()
 	return nil
+}
+
+// look reads the changes committed since the last look.
+func (c *Cache) look(ctx context.Context) error {
+	c.mu.Lock()
+	seen := c.seen
+	c.mu.Unlock()
+	return c.readChanges(ctx, seen)
 }
 
 // snapshot is a transaction snapshot (pg_current_snapshot): it sees the
@@ -264,21 +338,41 @@ type tileChange struct {
 	bound      orb.Bound
 }
 
+// look is what one look read: its changes, and where the primary's WAL
+// stood before its snapshot (from) and after it (to).
+type look struct {
+	from, to store.LSN
+	changes  []tileChange
+}
+
 // readChanges reads the changes that the snapshot seen did not see, with
 // the snapshot it reads them in, and drops the tiles they touch. Looks can
 // overlap: the one that ends last may hold the older snapshot, and then the
 // newer one has read all it read.
 func (c *Cache) readChanges(ctx context.Context, seen snapshot) error {
-	// The LEFT JOIN gives the snapshot a row even when nothing changed;
-	// "ch.xid >= xmin" lets the index on xid find the changes.
-	rows, err := c.svc.DB.Query(ctx, `
+	// Two statements of a batch, so two snapshots in READ COMMITTED: the
+	// WAL position is taken before the changes' snapshot. In the second,
+	// the LEFT JOIN gives the snapshot a row even when nothing changed;
+	// "ch.xid >= xmin" lets the index on xid find the changes; the WAL
+	// position is taken after the snapshot.
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT pg_current_wal_insert_lsn()::text")
+	batch.Queue(`
 		SELECT pg_snapshot_xmin(s.now), pg_snapshot_xmax(s.now), ARRAY(SELECT pg_snapshot_xip(s.now)),
+			pg_current_wal_insert_lsn()::text,
 			ch.xid, ch.bbox IS NULL, coalesce(ST_XMin(ch.bbox), 0), coalesce(ST_YMin(ch.bbox), 0),
 			coalesce(ST_XMax(ch.bbox), 0), coalesce(ST_YMax(ch.bbox), 0)
 		FROM (SELECT pg_current_snapshot() AS now) s
 		LEFT JOIN tile_changes ch
 		  ON ch.xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(ch.xid, $1::pg_snapshot)`,
 		seen.String())
+	results := c.svc.DB.SendBatch(ctx, batch)
+	defer results.Close()
+	var fromText, toText *string
+	if err := results.QueryRow().Scan(&fromText); err != nil {
+		return fmt.Errorf("read tile changes: %w", err)
+	}
+	rows, err := results.Query()
 	if err != nil {
 		return fmt.Errorf("read tile changes: %w", err)
 	}
@@ -289,7 +383,7 @@ func (c *Cache) readChanges(ctx context.Context, seen snapshot) error {
 		var xid *uint64
 		var ch tileChange
 		b := &ch.bound
-		if err := rows.Scan(&now.xmin, &now.xmax, &now.xip, &xid, &ch.everywhere, &b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+		if err := rows.Scan(&now.xmin, &now.xmax, &now.xip, &toText, &xid, &ch.everywhere, &b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
 			return fmt.Errorf("read tile changes: %w", err)
 		}
 		if xid != nil {
@@ -300,32 +394,60 @@ func (c *Cache) readChanges(ctx context.Context, seen snapshot) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read tile changes: %w", err)
 	}
+	from, err := store.ScanLSN(fromText)
+	if err != nil {
+		return fmt.Errorf("read tile changes: %w", err)
+	}
+	to, err := store.ScanLSN(toText)
+	if err != nil {
+		return fmt.Errorf("read tile changes: %w", err)
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !now.after(c.seen) {
 		return nil
 	}
-	read := false
+	l := look{from: from, to: to}
 	for _, ch := range changes {
-		if c.seen.sees(ch.xid) { // read by an overlapping look
-			continue
+		if !c.seen.sees(ch.xid) { // else read by an overlapping look
+			l.changes = append(l.changes, ch)
 		}
-		for el := c.order.Front(); el != nil; {
-			next := el.Next()
-			if ch.everywhere || el.Value.(*cacheEntry).bound.Intersects(ch.bound) {
-				c.remove(el)
-				c.stats.Invalidations++
-			}
-			el = next
-		}
-		read = true
 	}
-	if read {
-		c.epoch++
-	}
+	c.waiting = append(c.waiting, l)
 	c.seen = now
+	c.seenFrom = max(c.seenFrom, from)
+	c.drop()
 	return nil
+}
+
+// drop drops the tiles of the waiting changes that every standby reads
+// may use has replayed (all of them, without standbys), oldest look
+// first. c.mu is held.
+func (c *Cache) drop() {
+	replayed := store.NoLSN
+	if c.svc.Reads != nil {
+		replayed = c.svc.Reads.Replayed()
+	}
+	for len(c.waiting) > 0 && (len(c.waiting[0].changes) == 0 || c.waiting[0].to <= replayed) {
+		l := c.waiting[0]
+		c.waiting = c.waiting[1:]
+		for _, ch := range l.changes {
+			for el := c.order.Front(); el != nil; {
+				next := el.Next()
+				if ch.everywhere || el.Value.(*cacheEntry).bound.Intersects(ch.bound) {
+					c.remove(el)
+					c.stats.Invalidations++
+				}
+				el = next
+			}
+		}
+		if len(l.changes) > 0 {
+			c.epoch++
+			c.built = max(c.built, l.to)
+		}
+		c.dropped = max(c.dropped, l.from)
+	}
 }
 
 // Stats returns the counts so far.

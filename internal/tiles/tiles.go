@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clearmap/internal/acreage"
+	"clearmap/internal/store"
 )
 
 // Zoom levels served.
@@ -58,7 +59,11 @@ func (c Coordinate) Valid() bool {
 
 // Service builds tiles.
 type Service struct {
+	// DB is the primary: Tile reads it, and Cache reads tile_changes from it.
 	DB *pgxpool.Pool
+	// Reads, when set, chooses where Cache builds tiles: a standby that has
+	// replayed every change the cache has dropped tiles for, else DB.
+	Reads *store.Pools
 }
 
 // tileSQL builds every layer in one statement. $1–$3 z, x, y; $4–$8 the
@@ -190,13 +195,28 @@ const tileSQL = `
 // (zoom 12 or more).
 const inZoom12Tile = "s.x = $2 / (1 << greatest($1 - 12, 0)) AND s.y = $3 / (1 << greatest($1 - 12, 0))"
 
-// Tile returns the tile's bytes; empty when it has no features.
+// Tile returns the tile's bytes, read from DB; empty when it has no
+// features.
 func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]byte, error) {
+	return tileFrom(ctx, s.DB, c, f)
+}
+
+// reader returns the pool to build a tile from that must show everything
+// up to after (and the client's own writes): see store.Pools.Reader.
+func (s *Service) reader(ctx context.Context, after store.LSN) (*pgxpool.Pool, error) {
+	if s.Reads == nil {
+		return s.DB, nil
+	}
+	return s.Reads.Reader(ctx, after)
+}
+
+// tileFrom builds the tile from db.
+func tileFrom(ctx context.Context, db *pgxpool.Pool, c Coordinate, f acreage.Filter) ([]byte, error) {
 	unfiltered := f.Crop == "" && f.From.IsZero() && f.To.IsZero()
 	var districts []acreage.District
 	if !unfiltered {
 		var err error
-		if districts, err = acreage.Districts(ctx, s.DB, acreage.Filter{Crop: f.Crop, From: f.From, To: f.To}); err != nil {
+		if districts, err = acreage.Districts(ctx, db, acreage.Filter{Crop: f.Crop, From: f.From, To: f.To}); err != nil {
 			return nil, err
 		}
 	}
@@ -225,7 +245,7 @@ func (s *Service) Tile(ctx context.Context, c Coordinate, f acreage.Filter) ([]b
 	batch.Queue("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
 	batch.Queue(tileSQL, c.Z, c.X, c.Y, codes, acres, poppy, cannabis, fields,
 		pixel/4, f.Crop, from, to, 4*pixel, unfiltered, f.From.IsZero() && f.To.IsZero(), DistrictLabelZoom).QueryRow(func(row pgx.Row) error { return row.Scan(&tile) })
-	if err := s.DB.SendBatch(ctx, batch).Close(); err != nil {
+	if err := db.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 	}
 	return tile, nil
