@@ -30,6 +30,21 @@ func qgisPython(t *testing.T) string {
 	return ""
 }
 
+// runQGIS runs a script of testdata with QGIS's python, headless, and
+// returns what it prints.
+func runQGIS(t *testing.T, py, script string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(py, append([]string{filepath.Join("testdata", script)}, args...)...)
+	cmd.Env = append(os.Environ(), "QT_QPA_PLATFORM=offscreen", "XDG_RUNTIME_DIR="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	return out
+}
+
 type qgisStyle struct {
 	Name, Layer, Filter string
 	Geometry            int // 0 point, 1 line, 2 polygon
@@ -49,14 +64,7 @@ type qgisStyle struct {
 func TestQGISConvertsTheStyle(t *testing.T) {
 	py := qgisPython(t)
 	s, tokens := uploadService(t)
-	cmd := exec.Command(py, filepath.Join("testdata", "qgis_convert.py"), s.url+"/style.json", tokens[auth.Analyst])
-	cmd.Env = append(os.Environ(), "QT_QPA_PLATFORM=offscreen", "XDG_RUNTIME_DIR="+t.TempDir())
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("converter: %v\n%s", err, stderr.String())
-	}
+	out := runQGIS(t, py, "qgis_convert.py", s.url+"/style.json", tokens[auth.Analyst])
 	var report struct {
 		QGIS     string
 		Result   int
@@ -215,14 +223,7 @@ func TestQGISReadsTheFeatures(t *testing.T) {
 		t.Fatalf("retract: %d %s", r.status, r.body)
 	}
 
-	cmd := exec.Command(py, filepath.Join("testdata", "qgis_oapif.py"), s.url, tokens[auth.Analyst], "clearances", "4")
-	cmd.Env = append(os.Environ(), "QT_QPA_PLATFORM=offscreen", "XDG_RUNTIME_DIR="+t.TempDir())
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("qgis_oapif.py: %v\n%s", err, stderr.String())
-	}
+	out := runQGIS(t, py, "qgis_oapif.py", s.url, tokens[auth.Analyst], "clearances", "4")
 	var report struct {
 		QGIS       string
 		OAPIF, OGR qgisLayer
