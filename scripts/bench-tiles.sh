@@ -2,7 +2,8 @@
 # Tile throughput per zoom, clearmap beside the pg_tileserv reference
 # (cmd/tileref: pg_tileserv's one ST_AsMVT statement per tile over the
 # clearances table, through the same net/http and pgx path), as the project
-# measured pg_tileserv: wrk -t2 -c8 for SECONDS per zoom and server, no
+# measured pg_tileserv: wrk -t2 -c8 for SECONDS per zoom and server (10 s
+# timeout, pg_tileserv's own database timeout), no
 # Accept-Encoding, over a fixed list of up to 20 tiles per zoom that contain
 # data (the tiles under 400 fields spread evenly over the table by id, first
 # 20 distinct per zoom), each client cycling through the list. For each zoom
@@ -51,7 +52,7 @@ measure() {
 		sed "s|.*|\"/$prefix&$suffix\",|" "$work/tiles"
 		printf '}\nlocal i = 0\nrequest = function()\n  i = i %% #paths + 1\n  return wrk.format("GET", paths[i])\nend\n'
 	} >"$work/cycle.lua"
-	wrk -t2 -c8 -d"${seconds}s" --latency -s "$work/cycle.lua" "$@" "$base" | awk '
+	wrk -t2 -c8 -d"${seconds}s" --timeout 10s --latency -s "$work/cycle.lua" "$@" "$base" | awk '
 		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
 		/Requests\/sec/ { rps = $2 }
 		$1 == "50%" { p50 = ms($2) }
