@@ -13,7 +13,11 @@
 #   figures   /api/v1/summary and /api/v1/districts p50/p99 at 1,000,000 fields
 #             (built by the growth section), unfiltered and date-filtered;
 #   tiles     requests/s and p50/p99 per zoom over a fixed list of up to 20
-#             tiles with data, cache off and on (wrk -c8).
+#             tiles with data, cache off and on (wrk -c8), each zoom beside
+#             the pg_tileserv reference (cmd/tileref: its one ST_AsMVT
+#             statement per tile over the same clearances table) measured
+#             seconds later in the same run: at 100,000 fields (cold, as
+#             issue 18 measured) and at 1,000,000 (cold and warm).
 #
 # Databases are created afresh (bench_*) on the local server and kept
 # afterwards for inspection; generated files go to BENCH_DIR. About 9 minutes
@@ -38,7 +42,7 @@ for pair in ogr2ogr:gdal-bin wrk:wrk; do
 	command -v "${pair%%:*}" >/dev/null || { say "installing ${pair#*:}"; $SUDO apt-get update -qq; $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pair#*:}" >/dev/null; }
 done
 make --no-print-directory build >&2
-go build -o bin/ ./cmd/genfields ./cmd/httpbench
+go build -o bin/ ./cmd/genfields ./cmd/httpbench ./cmd/tileref
 
 # fresh DB: an empty database with clearmap's schema and boundaries.
 fresh() {
@@ -66,6 +70,14 @@ upload() { # FILE TOKEN: POSTs the file, fails unless it is stored
 
 ROWS=()
 row() { ROWS+=("| $1 | $2 | $3 |"); say "$1: $2 ($3)"; }
+# tiles DB LABEL CACHE_MB: one row per zoom, clearmap beside the pg_tileserv
+# reference (scripts/bench-tiles.sh).
+tiles() {
+	DATABASE_URL="postgres:///$1?host=$H" TOKEN=$(token "$1" analyst) scripts/bench-tiles.sh "$3" "$SECONDS_PER_ZOOM" | tail -n +3 |
+		while IFS='|' read -r _ z tiles rps p50 p99 rrps rp50 rp99 ratio median largest rmedian errors _; do
+			echo "| tiles z$(echo $z) $2 ($(echo $tiles) tiles, median $(echo $median) bytes, largest $(echo $largest)) | $(echo $rps) req/s | p50 $(echo $p50) ms, p99 $(echo $p99) ms; pg_tileserv reference $(echo $rrps) req/s, p50 $(echo $rp50) ms, p99 $(echo $rp99) ms (median $(echo $rmedian) bytes): $(echo $ratio); errors $(echo $errors) |"
+		done
+}
 
 # --- Ingest: 10k and 100k, three ways, same file.
 for n in 10000 100000; do
@@ -97,6 +109,12 @@ for n in 10000 100000; do
 	r=$(rate $n "$a" "$b")
 	row "ingest $n fields: POST /api/v1/uploads" "$r fields/s" "$(secs "$a" "$b") s; $(awk -v x="$r" -v y="$ogr" 'BEGIN { printf "%.2f", x / y }')× ogr2ogr"
 done
+
+# --- Cold tiles at the 100,000 fields just uploaded (bench_api), beside the
+# reference: where issue 18 measured them. Kept for the table's tile rows.
+psql -q -h $H -d bench_api -c "VACUUM (ANALYZE)"
+mapfile -t TILES_100K < <(tiles bench_api "cold at 100000 fields" 0)
+say "tiles cold at 100,000 fields done"
 
 # --- The Go side of an upload alone (decode, rules, placing and encoding
 # geometries), on every core: what PostgreSQL's share is measured against.
@@ -135,14 +153,12 @@ for q in "summary" "summary?from=2026-03-01&to=2026-03-31" "districts" "district
 done
 stop
 
-# --- Tiles, cache off then on.
+# --- Tiles, cache off then on, each zoom beside the pg_tileserv reference.
+for line in "${TILES_100K[@]}"; do ROWS+=("$line"); done
 for mode in cold warm; do
 	mb=0
 	[ $mode = warm ] && mb=256
-	DATABASE_URL="postgres:///bench_1m?host=$H" TOKEN=$analyst scripts/bench-tiles.sh $mb "$SECONDS_PER_ZOOM" | tail -n +3 |
-		while IFS='|' read -r _ z tiles rps p50 p99 median largest errors _; do
-			echo "| tiles z$(echo $z) $mode ($(echo $tiles) tiles, median $(echo $median) bytes, largest $(echo $largest)) | $(echo $rps) req/s | p50 $(echo $p50) ms, p99 $(echo $p99) ms; errors $(echo $errors) |"
-		done >"$DIR/tiles-$mode.txt"
+	tiles bench_1m "$mode at $fields fields" $mb >"$DIR/tiles-$mode.txt"
 	while read -r line; do ROWS+=("$line"); done <"$DIR/tiles-$mode.txt"
 	say "tiles $mode done"
 done
