@@ -224,8 +224,8 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 		// (planned on an empty table's statistics, the near-duplicate search
 		// took 33 s at 100,000 fields), but not its geometries, whose
 		// statistics took 70% of this statement's time.
-		s.DB.Exec(ctx, `ANALYZE clearances (id, upload_id, crop, cleared_on, retracted, duplicate_of),
-			clearance_parts, overlap_groups, group_steps, step_starts, acreage_daily, district_totals, field_days, field_totals, point_cells`)
+		s.DB.Exec(ctx, "ANALYZE "+analyzedClearances+`, clearance_parts, overlap_groups, group_steps, step_starts,
+			acreage_daily, district_totals, field_days, field_totals, point_cells`)
 	}
 	return result, nil
 }
@@ -292,6 +292,11 @@ func (s *Service) keep(ctx context.Context, tx pgx.Tx, id int64, u Upload, body 
 
 // analyzeAfter is the size of upload after which the tables are analyzed.
 const analyzeAfter = 10000
+
+// analyzedClearances are the columns of clearances that uploads analyze:
+// the plain ones the plans of uploads and retractions need, not the
+// geometries, whose statistics cost the most.
+const analyzedClearances = "clearances (id, upload_id, crop, cleared_on, retracted, duplicate_of)"
 
 // lockAndFindReplay serialises uploads of the same bytes or key by the same
 // sender (so a retry racing its original waits for it), then returns the

@@ -27,6 +27,11 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, placed acre
 		return r, err
 	}
 	r.Features = int(tag.RowsAffected())
+	if r.Features >= acreage.LargeUpload {
+		if _, err := tx.Exec(ctx, "ANALYZE "+analyzedClearances); err != nil {
+			return r, fmt.Errorf("analyze clearances: %w", err)
+		}
+	}
 	if err := acreage.LockUpload(ctx, tx, uploadID, placed); err != nil {
 		return r, err
 	}
