@@ -417,6 +417,15 @@ const maxSteppedDays = 16
 // given groups: for each pair of member days a <= d, the net area its
 // members on days a..d add to those on days a..(the member day before d).
 func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
+	// The groups and their members are joined by group: hash joins,
+	// whatever the statistics say. Planned on statistics that knew of no
+	// group (as after a load of fields that overlap nothing), nested loops
+	// compared every group's members with every other group's: 22-33 s
+	// for 5,000-11,000 groups, and 100,000 fields over stored ones took 15
+	// minutes in issue 18.
+	if _, err := tx.Exec(ctx, "SELECT set_config('enable_nestloop', 'off', true)"); err != nil {
+		return err
+	}
 	// A group with too many days for steps keeps its net area instead.
 	_, err := tx.Exec(ctx, `
 		UPDATE overlap_groups g SET first_day = m.first_day, last_day = m.last_day, stepped = m.days <= $2,
@@ -431,14 +440,6 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 		return err
 	}
 	if err := dropSteps(ctx, tx, groups); err != nil {
-		return err
-	}
-	// The groups' members are joined by group: hash joins, whatever the
-	// statistics say. Planned on statistics that knew of no group (as
-	// after a load of fields that overlap nothing), nested loops compared
-	// every group's days and members with every other group's: 33 s for
-	// 11,000 groups, and 100,000 fields over stored ones took 15 minutes.
-	if _, err := tx.Exec(ctx, "SELECT set_config('enable_nestloop', 'off', true)"); err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `
