@@ -56,8 +56,9 @@ lint: web
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-## bench: measure ingest (beside ogr2ogr), memory, figures and tiles at a
-## million fields on this machine, and print one table (about 9 minutes).
+## bench: measure ingest (beside ogr2ogr), memory, growth with the archive
+## (beside ogr2ogr + SQL), figures and tiles at a million fields on this
+## machine, and print one table.
 bench:
 	scripts/bench.sh
 

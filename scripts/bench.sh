@@ -20,8 +20,7 @@
 #             issue 18 measured) and at 1,000,000 (cold and warm).
 #
 # Databases are created afresh (bench_*) on the local server and kept
-# afterwards for inspection; generated files go to BENCH_DIR. About 9 minutes
-# on 2 cores.
+# afterwards for inspection; generated files go to BENCH_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
