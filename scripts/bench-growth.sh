@@ -42,7 +42,7 @@ probe() {
 	id=$(sed -E 's/^\{"id":([0-9]+).*/\1/' "$G/receipt.json")
 	curl -sf -o /dev/null -X DELETE -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:8090/api/v1/uploads/$id"
 	c=$(now)
-	row "1,000-field upload, then its retraction, at $2 stored fields" "$(secs "$a" "$b") s, $(secs "$b" "$c") s" "API, cache on"
+	row "1,000-field upload, then its retraction, at $2 stored fields" "$(secs2 "$a" "$b") s, $(secs2 "$b" "$c") s" "API, cache on"
 }
 import() { # FILE [FLAGS]: clearmap import into DB, prints seconds
 	local a b
@@ -51,6 +51,7 @@ import() { # FILE [FLAGS]: clearmap import into DB, prints seconds
 	b=$(now)
 	secs "$a" "$b"
 }
+secs2() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 stored() { psql -h $H -d "$DB" -Atc "SELECT count(*) FROM clearances WHERE NOT retracted"; }
 
 # The peer: the same files, ogr2ogr and SQL.
