@@ -57,7 +57,8 @@ const insertWholeParts = `
 	WHERE NOT c.retracted` + returningParts
 
 // LargeUpload is the size of upload (fields) that analyzes the tables it
-// grows in its own transaction, before it joins them: planned on
+// grows: in its own transaction, before it joins them, and once committed
+// (internal/ingest), for the reads that follow. Planned on
 // statistics of tables without its rows (after a first small upload was
 // retracted, say), the joins scanned every stored row once for each new
 // one, minutes for 100,000 fields.

@@ -38,7 +38,7 @@ func basemapService(t *testing.T, b *basemap.Basemap) (*service, string, string)
 	return s, tokens[0], tokens[1]
 }
 
-// tileJSON is what /basemap.json answers.
+// tileJSON is what /tiles.json and /basemap.json answer.
 type tileJSON struct {
 	TileJSON     string    `json:"tilejson"`
 	Tiles        []string  `json:"tiles"`

@@ -204,18 +204,7 @@ func TestTileJSONAndStyle(t *testing.T) {
 	s, tokens := uploadService(t)
 	analyst := tokens[auth.Analyst]
 	r := s.send(t, "GET", "/tiles.json?crop=poppy&access_token="+analyst, "", nil)
-	var tj struct {
-		TileJSON     string    `json:"tilejson"`
-		Tiles        []string  `json:"tiles"`
-		MinZoom      int       `json:"minzoom"`
-		MaxZoom      int       `json:"maxzoom"`
-		Bounds       []float64 `json:"bounds"`
-		Attribution  string    `json:"attribution"`
-		VectorLayers []struct {
-			ID     string            `json:"id"`
-			Fields map[string]string `json:"fields"`
-		} `json:"vector_layers"`
-	}
+	var tj tileJSON
 	r.json(t, &tj)
 	want := s.url + "/tiles/{z}/{x}/{y}.mvt?access_token=" + analyst + "&crop=poppy"
 	if r.status != 200 || tj.TileJSON != "3.0.0" || len(tj.Tiles) != 1 || tj.Tiles[0] != want || tj.MinZoom != 0 || tj.MaxZoom < 14 ||

@@ -215,7 +215,7 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if result.Outcome == Created && result.Receipt.Features >= analyzeAfter {
+	if result.Outcome == Created && result.Receipt.Features >= acreage.LargeUpload {
 		// The figures' queries plan on these tables' statistics; after a
 		// bulk load they are stale until autovacuum comes round, and the
 		// date-filtered summary ran 5× slower (docs/benchmarks.md). The
@@ -289,9 +289,6 @@ func (s *Service) keep(ctx context.Context, tx pgx.Tx, id int64, u Upload, body 
 		&chunkSource{id: id, r: io.LimitReader(r, n)})
 	return n, receipt, err
 }
-
-// analyzeAfter is the size of upload after which the tables are analyzed.
-const analyzeAfter = 10000
 
 // analyzedClearances are the columns of clearances that uploads analyze:
 // the plain ones the plans of uploads and retractions need, not the
