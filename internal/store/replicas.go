@@ -25,6 +25,28 @@ const NoLSN = LSN(math.MaxUint64)
 // String gives the LSN in pg_lsn's text form.
 func (l LSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint32(l)) }
 
+// WAL page and segment sizes (PostgreSQL's defaults), and the headers a
+// page and a segment's first page begin with.
+const (
+	walPage, walSegment             = 8192, 16 << 20
+	walPageHeader, walSegmentHeader = 24, 40
+)
+
+// Replayable is what a standby's replay position shows once it has
+// replayed everything before the insert position l. A record never ends
+// just past a page's header, where an insert position can stand; replay
+// then stops at the page's start, and waiting for l itself would wait for
+// the next record, which an idle primary may not write for a long time.
+func (l LSN) Replayable() LSN {
+	switch {
+	case l%walSegment == walSegmentHeader:
+		return l - walSegmentHeader
+	case l%walPage == walPageHeader:
+		return l - walPageHeader
+	}
+	return l
+}
+
 // ScanLSN reads a pg_lsn's text form (NULL is 0).
 func ScanLSN(s *string) (LSN, error) {
 	if s == nil {

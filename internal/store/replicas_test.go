@@ -37,3 +37,19 @@ func TestLSNReadsPostgreSQLsText(t *testing.T) {
 		t.Error("ScanLSN of 16-B3 did not fail")
 	}
 }
+
+// TestReplayable gives, for insert positions, what a standby's replay
+// shows once it has all before them: the page's start for a position just
+// past a page's (or a segment's) header, the position itself otherwise.
+func TestReplayable(t *testing.T) {
+	for _, c := range []struct{ insert, want store.LSN }{
+		{0x16<<32 | 0x2000028, 0x16<<32 | 0x2000000}, // just past a segment's first page's header (40 bytes)
+		{0x16<<32 | 0x2002018, 0x16<<32 | 0x2002000}, // just past a page's header (24 bytes)
+		{0x16<<32 | 0x2002020, 0x16<<32 | 0x2002020}, // after a record within a page
+		{0x16<<32 | 0x2002000, 0x16<<32 | 0x2002000}, // at a page's start
+	} {
+		if got := c.insert.Replayable(); got != c.want {
+			t.Errorf("%s.Replayable() = %s, want %s", c.insert, got, c.want)
+		}
+	}
+}

@@ -408,7 +408,7 @@ func (c *Cache) readChanges(ctx context.Context, seen snapshot) error {
 	if !now.after(c.seen) {
 		return nil
 	}
-	l := look{from: from, to: to}
+	l := look{from: from, to: to.Replayable()}
 	for _, ch := range changes {
 		if !c.seen.sees(ch.xid) { // else read by an overlapping look
 			l.changes = append(l.changes, ch)
