@@ -236,8 +236,14 @@ test('analyst journey: sign in, map, upload, filter, bad file', async (t) => {
     assert.notEqual(wantDated, before);
     await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, wantDated);
     await mapIdle(page);
+    // The filtered tiles replace the others once they have loaded, which on
+    // a busy machine can be after the map first goes idle: wait for them.
+    const filtered = await page.waitForFunction(() => {
+      const d = window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-points'] }).map((f) => f.properties.cleared_on);
+      return d.length > 0 && d.every((day) => day >= '2026-03-20');
+    }, null, { timeout: 15000 }).then(() => true, () => false);
     const days = await page.evaluate(() => window.clearmapMap.queryRenderedFeatures({ layers: ['clearances-points'] }).map((f) => f.properties.cleared_on));
-    assert.ok(days.length > 0 && days.every((d) => d >= '2026-03-20'), `fields from ${days}`);
+    assert.ok(filtered, `fields from ${days}`);
     await page.click('#filters button[type=reset]');
     await page.waitForFunction((w) => document.querySelector('#progress-text').textContent === w, before);
   });
