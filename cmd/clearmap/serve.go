@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"clearmap/internal/acreage"
 	"clearmap/internal/api"
 	"clearmap/internal/auth"
 	"clearmap/internal/basemap"
@@ -73,6 +74,9 @@ func serve(ctx context.Context, e env, args []string) error {
 		store.TileChangesChannel: tileChanges,
 		store.TokensChannel:      revocations,
 	})
+
+	// Overlap steps that large uploads left for later (internal/acreage).
+	go acreage.KeepStepped(watchCtx, pool, logger, tileChanges, 30*time.Second)
 
 	reads, err := openStandbys(ctx, &cfg, pool)
 	if err != nil {

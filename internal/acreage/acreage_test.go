@@ -3,6 +3,7 @@ package acreage_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -16,7 +17,9 @@ import (
 	"clearmap/internal/acreage"
 	"clearmap/internal/boundaries"
 	"clearmap/internal/ingest"
+	"clearmap/internal/store"
 	"clearmap/internal/testdb"
+	"clearmap/internal/testlog"
 )
 
 // Reference areas in m², computed with GeographicLib 2.2 (Geodesic.WGS84,
@@ -330,20 +333,144 @@ func TestReportedFigures(t *testing.T) {
 // at random and checks every district's figures against a union computed
 // from scratch.
 func TestIncrementalMatchesRecomputation(t *testing.T) {
+	f := newFixture(t)
+	f.randomUploads(t, rand.New(rand.NewPCG(7, 7)), 12, 1)
+	var dups int
+	if err := f.pool.QueryRow(context.Background(), "SELECT count(*) FROM clearances WHERE duplicate_of IS NOT NULL").Scan(&dups); err != nil {
+		t.Fatal(err)
+	}
+	if dups < 30 {
+		t.Fatalf("%d near-duplicates, want the copies' 60 less those of retracted fields", dups)
+	}
+	f.matchesRecomputation(t)
+}
+
+// TestStepsLeftPending has uploads and retractions leave their groups'
+// steps for StepPending, as large ones do: the figures are exact while the
+// steps are pending, after later uploads merge pending groups with measured
+// ones, and once every group is stepped.
+func TestStepsLeftPending(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	rng := rand.New(rand.NewPCG(7, 7))
+	rng := rand.New(rand.NewPCG(8, 8))
+	groups := func() (stepped, pending, steps int) {
+		t.Helper()
+		err := f.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE stepped), count(*) FILTER (WHERE steps_pending),
+			(SELECT count(*) FROM group_steps) FROM overlap_groups`).Scan(&stepped, &pending, &steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stepped, pending, steps
+	}
+	restore := acreage.SetStepsInline(0)
+	f.randomUploads(t, rng, 8, 8)
+	restore()
+	stepped, pending, steps := groups()
+	if stepped != 0 || pending < 10 || steps != 0 {
+		t.Fatalf("%d stepped and %d pending groups, %d steps: want every group pending, with no steps", stepped, pending, steps)
+	}
+	f.matchesRecomputation(t)
+
+	// Fields over members of five pending groups, measured in line: the
+	// groups they join are measured again, and stepped.
+	rows, err := f.pool.Query(ctx, `SELECT DISTINCT ON (g.id) ST_AsGeoJSON(ST_Translate(c.geom, 0.0002, 0.0001)), c.crop
+		FROM clearances c JOIN clearance_parts p ON p.clearance_id = c.id JOIN overlap_groups g ON g.id = p.group_id
+		WHERE g.steps_pending ORDER BY g.id, c.id LIMIT 5`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var over []string
+	for rows.Next() {
+		var geometry, crop string
+		if err := rows.Scan(&geometry, &crop); err != nil {
+			t.Fatal(err)
+		}
+		over = append(over, fmt.Sprintf(`{"type":"Feature","properties":{"crop":%q,"cleared_on":"2026-04-02"},"geometry":%s}`, crop, geometry))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	f.upload(t, over...)
+	before := pending
+	stepped, pending, _ = groups()
+	if len(over) != 5 || pending > before-len(over) {
+		t.Fatalf("%d stepped and %d pending groups after fields over pending ones: want those stepped, the rest pending", stepped, pending)
+	}
+	f.matchesRecomputation(t)
+	f.randomUploads(t, rng, 4, 8)
+	stepped, pending, _ = groups()
+	if stepped == 0 || pending == 0 {
+		t.Fatalf("%d stepped and %d pending groups after uploads measured in line: want some of each", stepped, pending)
+	}
+	f.matchesRecomputation(t)
+
+	measured := 0
+	for {
+		n, err := acreage.StepPending(ctx, f.pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		measured += n
+	}
+	if measured != pending {
+		t.Errorf("StepPending measured %d groups, want the %d pending", measured, pending)
+	}
+	if _, pending, steps := groups(); pending != 0 || steps == 0 {
+		t.Fatalf("%d groups still pending, %d steps", pending, steps)
+	}
+	f.matchesRecomputation(t)
+
+	// What the server runs: KeepStepped measures what is pending from its
+	// start, and stops with its context.
+	restore = acreage.SetStepsInline(0)
+	f.randomUploads(t, rng, 3, 8)
+	restore()
+	if _, pending, _ := groups(); pending == 0 {
+		t.Fatal("no group pending")
+	}
+	var logs testlog.Buffer
+	keeping, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		acreage.KeepStepped(keeping, f.pool, slog.New(slog.NewTextHandler(&logs, nil)), new(store.Signal), time.Hour)
+		close(done)
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, pending, _ := groups(); pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("groups still pending after 20 s; log: %s", logs.String())
+		}
+	}
+	stop()
+	<-done
+	if !strings.Contains(logs.String(), "measured overlap steps") {
+		t.Errorf("KeepStepped logged %q", logs.String())
+	}
+	f.matchesRecomputation(t)
+}
+
+// randomUploads makes uploads of 15 fields at random, in an area of 0.02°
+// by 0.01° times spread (at spread 1, most overlap others), every third
+// upload near-duplicates of earlier fields, and after every fourth retracts
+// one at random.
+func (f *fixture) randomUploads(t *testing.T, rng *rand.Rand, uploads int, spread float64) {
+	t.Helper()
 	type shape struct {
 		crop           string
 		lon, lat, side float64
 	}
-	var uploads []int64
+	var ids []int64
 	var shapes [][]shape
-	for u := 0; u < 12; u++ {
+	for u := 0; u < uploads; u++ {
 		var features []string
 		var these []shape
 		for i := 0; i < 15; i++ {
-			sh := shape{[]string{"poppy", "cannabis"}[rng.IntN(2)], 71.30 + rng.Float64()*0.02, 34.00 + rng.Float64()*0.01, 0.001 + rng.Float64()*0.002}
+			sh := shape{[]string{"poppy", "cannabis"}[rng.IntN(2)], 71.30 + rng.Float64()*0.02*spread, 34.00 + rng.Float64()*0.01*spread, 0.001 + rng.Float64()*0.002}
 			if u%3 == 2 {
 				// Another team's copy of an earlier upload's field, nudged
 				// a little: a near-duplicate, maybe of a near-duplicate,
@@ -355,21 +482,13 @@ func TestIncrementalMatchesRecomputation(t *testing.T) {
 			features = append(features, field(fmt.Sprintf("R%d-%d", u, i), sh.crop, fmt.Sprintf("2026-03-%02d", 1+rng.IntN(28)), "Polygon", square(sh.lon, sh.lat, sh.side)))
 		}
 		shapes = append(shapes, these)
-		uploads = append(uploads, f.upload(t, features...))
+		ids = append(ids, f.upload(t, features...))
 		if u%4 == 3 {
-			if _, err := ingest.Retract(ctx, f.pool, uploads[rng.IntN(len(uploads))], "admin"); err != nil {
+			if _, err := ingest.Retract(context.Background(), f.pool, ids[rng.IntN(len(ids))], "admin"); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	var dups int
-	if err := f.pool.QueryRow(ctx, "SELECT count(*) FROM clearances WHERE duplicate_of IS NOT NULL").Scan(&dups); err != nil {
-		t.Fatal(err)
-	}
-	if dups < 30 {
-		t.Fatalf("%d near-duplicates, want the copies' 60 less those of retracted fields", dups)
-	}
-	f.matchesRecomputation(t)
 }
 
 // TestNearDuplicateChains follows one field mapped three times on three

@@ -48,6 +48,10 @@ func storeClearances(ctx context.Context, tx pgx.Tx, uploadID int64, placed acre
 			FROM clearances c CROSS JOIN LATERAL (
 				SELECT o.id, o.upload_id, o.field_id FROM clearances o
 				WHERE o.geom && c.geom AND (o.upload_id <> c.upload_id OR o.id < c.id) AND o.crop = c.crop AND NOT o.retracted
+				  -- The overlap is at most the smaller field: fields of
+				  -- unlike size need no intersection (9 in 10 of the
+				  -- candidates when 100,000 fields lay over stored ones).
+				  AND least(ST_Area(o.geom), ST_Area(c.geom)) >= $2 * greatest(ST_Area(o.geom), ST_Area(c.geom))
 				  AND ST_Area(ST_Intersection(o.geom, c.geom)) >= $2 * greatest(ST_Area(o.geom), ST_Area(c.geom))
 				-- "+ 0" keeps the planner from walking the primary key in id
 				-- order (testing each row) instead of using the GIST index.

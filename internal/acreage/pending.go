@@ -1,0 +1,109 @@
+package acreage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clearmap/internal/store"
+)
+
+// StepBatch is how many pending groups StepPending measures in one
+// transaction: about a tenth of a second of unions, so an upload into the
+// same district waits no longer than that for its lock.
+const StepBatch = 500
+
+// StepPending measures the steps of up to StepBatch steps_pending groups of
+// one district, in a transaction of its own under that district's lock,
+// and returns how many it measured: 0 when none are pending. The figures do
+// not change; date ranges that cut those groups stop unioning them per
+// request.
+func StepPending(ctx context.Context, db *pgxpool.Pool) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+			return err
+		}
+		var district string
+		err := tx.QueryRow(ctx, "SELECT district_code FROM overlap_groups WHERE steps_pending LIMIT 1").Scan(&district)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
+			return err
+		}
+		if err := lockDistricts(ctx, tx, "SELECT $1::text", district); err != nil {
+			return err
+		}
+		// Under the lock, what is still pending: an upload may have merged
+		// or measured these groups meanwhile.
+		groups, err := ids(ctx, tx, `UPDATE overlap_groups SET stepped = true, steps_pending = false,
+			net_m2 = NULL, poppy_m2 = NULL, cannabis_m2 = NULL
+			WHERE id IN (SELECT id FROM overlap_groups WHERE steps_pending AND district_code = $1 ORDER BY id LIMIT $2)
+			RETURNING id`, district, StepBatch)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, createStepDelta); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SELECT set_config('enable_nestloop', 'off', true)"); err != nil {
+			return err
+		}
+		if err := insertSteps(ctx, tx, groups); err != nil {
+			return err
+		}
+		n = len(groups)
+		return applyStepDelta(ctx, tx)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("step pending groups: %w", err)
+	}
+	return n, nil
+}
+
+// KeepStepped runs StepPending until no group is pending: at once, after
+// each change that changed moves on for (an upload or retraction, by this
+// server or another), and every interval, until ctx ends. A failure is
+// logged and tried again at the next of those.
+func KeepStepped(ctx context.Context, db *pgxpool.Pool, logger *slog.Logger, changed *store.Signal, interval time.Duration) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var seen uint64
+	last := time.Time{}
+	for {
+		if version, _ := changed.Version(); version != seen || time.Since(last) >= interval {
+			seen, last = version, time.Now()
+			stepped, started := 0, time.Now()
+			for ctx.Err() == nil {
+				n, err := StepPending(ctx, db)
+				if err != nil {
+					if ctx.Err() == nil {
+						logger.Error("measuring overlap steps", "err", err)
+					}
+					break
+				}
+				if n == 0 {
+					break
+				}
+				stepped += n
+			}
+			if stepped > 0 {
+				logger.Info("measured overlap steps", "groups", stepped, "duration", time.Since(started).Round(time.Millisecond))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
