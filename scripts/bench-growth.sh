@@ -90,8 +90,31 @@ serve "$DB" 256
 probe 5 "$(stored)"
 stop
 
-# Overlap: the same 100,000 cells again, each field over the stored one.
+# Overlap: the same 100,000 cells again, each field over the stored one,
+# imported while a server runs on the database. Meanwhile a 1-field upload
+# into the same cells every 2 seconds, whose slowest answer says how long a
+# small upload waits behind the large one's locks; then how long the server
+# takes to measure the overlap groups' steps the import left for it.
 fresh bench_over
 import "$G/import-0.geojson" >/dev/null
-t=$(import "$G/over-0.geojson")
-row "100,000 fields each over a stored field (clearmap import)" "$t s" "$(awk -v t="$t" -v f="$first" 'BEGIN { printf "%.2f", t / f }')× the same import over no field"
+serve bench_over 256
+OVER_UP=$(token bench_over uploader)
+import "$G/over-0.geojson" >"$G/over-time" &
+importer=$!
+: >"$G/small-times"
+k=0
+while kill -0 $importer 2>/dev/null; do
+	k=$((k + 1))
+	bin/genfields -n 1 -skip $((k * 997)) -seed $((100 + k)) >"$G/small.geojson"
+	curl -s -o /dev/null -w '%{time_total} %{http_code}\n' -H "Authorization: Bearer $OVER_UP" -H "Content-Type: application/geo+json" \
+		--data-binary "@$G/small.geojson" http://127.0.0.1:8090/api/v1/uploads >>"$G/small-times"
+	sleep 2
+done
+wait $importer
+t=$(cat "$G/over-time")
+a=$(now)
+until [ "$(psql -h $H -d bench_over -Atc "SELECT count(*) FROM overlap_groups WHERE steps_pending")" = 0 ]; do sleep 0.5; done
+b=$(now)
+stop
+row "100,000 fields each over a stored field (clearmap import, a server running)" "$t s" "$(awk -v t="$t" -v f="$first" 'BEGIN { printf "%.2f", t / f }')× the same import over no field; then the server measured the overlap steps it left in $(secs "$a" "$b") s"
+row "1-field uploads into the same cells during that import" "slowest $(sort -n "$G/small-times" | tail -1 | cut -d' ' -f1) s" "$(wc -l <"$G/small-times") uploads, one every 2 s, $(grep -vc ' 201$' "$G/small-times") not stored; median $(sort -n "$G/small-times" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') s"

@@ -431,6 +431,24 @@ func TestStepsLeftPending(t *testing.T) {
 	if _, pending, _ := groups(); pending == 0 {
 		t.Fatal("no group pending")
 	}
+	// Districts an upload holds are skipped, not waited for.
+	hold, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('clearmap.acreage:' || code))
+		FROM (SELECT DISTINCT district_code FROM overlap_groups WHERE steps_pending ORDER BY 1) d(code)`); err != nil {
+		t.Fatal(err)
+	}
+	waiting, cancel := context.WithTimeout(ctx, 10*time.Second)
+	n, err := acreage.StepPending(waiting, f.pool)
+	cancel()
+	if err != nil || n != 0 {
+		t.Fatalf("StepPending with every pending district held: %d groups, %v; want 0 at once", n, err)
+	}
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var logs testlog.Buffer
 	keeping, stop := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -20,31 +20,30 @@ const StepBatch = 500
 
 // StepPending measures the steps of up to StepBatch steps_pending groups of
 // one district, in a transaction of its own under that district's lock,
-// and returns how many it measured: 0 when none are pending. The figures do
-// not change; date ranges that cut those groups stop unioning them per
-// request.
+// and returns how many it measured: 0 when none are pending in a district
+// it could lock at once (an upload or another server's StepPending holds
+// the others). The figures do not change; date ranges that cut those
+// groups stop unioning them per request.
 func StepPending(ctx context.Context, db *pgxpool.Pool) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
+			return err
+		}
+		// A district with pending groups that no one holds: never wait
+		// behind an upload, which may measure these groups itself.
 		var district string
-		err := tx.QueryRow(ctx, "SELECT district_code FROM overlap_groups WHERE steps_pending LIMIT 1").Scan(&district)
+		err := tx.QueryRow(ctx, `SELECT code FROM (SELECT DISTINCT district_code AS code FROM overlap_groups WHERE steps_pending) d
+			WHERE pg_try_advisory_xact_lock(hashtext('clearmap.acreage:' || code)) LIMIT 1`).Scan(&district)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
-			return err
-		}
-		if err := lockDistricts(ctx, tx, "SELECT $1::text", district); err != nil {
-			return err
-		}
-		// Under the lock, what is still pending: an upload may have merged
-		// or measured these groups meanwhile.
 		groups, err := ids(ctx, tx, `UPDATE overlap_groups SET stepped = true, steps_pending = false,
 			net_m2 = NULL, poppy_m2 = NULL, cannabis_m2 = NULL
 			WHERE id IN (SELECT id FROM overlap_groups WHERE steps_pending AND district_code = $1 ORDER BY id LIMIT $2)
@@ -52,10 +51,7 @@ func StepPending(ctx context.Context, db *pgxpool.Pool) (int, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, createStepDelta); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "SELECT set_config('enable_nestloop', 'off', true)"); err != nil {
+		if _, err := tx.Exec(ctx, createStepDelta+"; SELECT set_config('enable_nestloop', 'off', true)"); err != nil {
 			return err
 		}
 		if err := insertSteps(ctx, tx, groups); err != nil {
