@@ -415,12 +415,12 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 const maxSteppedDays = 16
 
 // stepsInline is the most groups an upload, retraction or rebuild measures
-// the steps of in its own transaction. With more, each group keeps its net
-// area and is marked steps_pending (migration 00026), and StepPending
-// measures their steps later, outside the upload's locks: 100,000 fields
-// over stored ones changed 81,000 groups, whose 208,000 span unions took
-// half the import.
-var stepsInline = 2000
+// the steps of in its own transaction: as many as StepPending measures in
+// one. With more, each group keeps its net area and is marked
+// steps_pending (migration 00026), and StepPending measures their steps
+// later, outside the upload's locks: 100,000 fields over stored ones
+// changed 81,000 groups, whose 208,000 span unions took half the import.
+var stepsInline = StepBatch
 
 // measureGroups recomputes the first and last days of the given groups,
 // and either their steps (a few groups of few days) or their net areas (a

@@ -14,9 +14,12 @@ import (
 )
 
 // StepBatch is how many pending groups StepPending measures in one
-// transaction: about a tenth of a second of unions, so an upload into the
-// same district waits no longer than that for its lock.
-const StepBatch = 500
+// transaction: 0.2-0.7 s of unions for fields over stored ones (one batch
+// of 41 took 3 s), so an upload into the same district waits no longer than
+// that for its lock. Batches of 500 took 41 s for 81,000 groups, against
+// 32 s in batches of 2,000: each batch also updates its district's sums of
+// steps.
+const StepBatch = 2000
 
 // StepPending measures the steps of up to StepBatch steps_pending groups of
 // one district, in a transaction of its own under that district's lock,
