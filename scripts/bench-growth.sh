@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Growth with the archive (issue 18), run by scripts/bench.sh, which sources
-# it with its helpers (fresh, serve, stop, token, row, now, secs, rate) and
+# it with its helpers (fresh, serve, stop, stepped, token, row, now, secs, rate) and
 # bin/ built. It builds DB (argument 1) up to a million fields and prints,
 # as rows of bench.sh's table:
 #
@@ -87,6 +87,10 @@ stop
 DATABASE_URL="postgres:///$DB?host=$H" bin/clearmap import --partial "$G/rest.ndjson" >/dev/null
 psql -q -h $H -d "$DB" -c "VACUUM (ANALYZE)"
 serve "$DB" 256
+a=$(now)
+stepped "$DB"
+b=$(now)
+row "the server measuring the overlap steps that import left" "$(secs "$a" "$b") s" "before the next probe, so it measures the steady state"
 probe 5 "$(stored)"
 stop
 
@@ -113,7 +117,7 @@ done
 wait $importer
 t=$(cat "$G/over-time")
 a=$(now)
-until [ "$(psql -h $H -d bench_over -Atc "SELECT count(*) FROM overlap_groups WHERE steps_pending")" = 0 ]; do sleep 0.5; done
+stepped bench_over
 b=$(now)
 stop
 row "100,000 fields each over a stored field (clearmap import, a server running)" "$t s" "$(awk -v t="$t" -v f="$base" 'BEGIN { printf "%.2f", t / f }')× the import of the stored fields over no field ($base s, just before); then the server measured the overlap steps it left in $(secs "$a" "$b") s"

@@ -59,6 +59,10 @@ serve() {
 	for _ in $(seq 100); do curl -sf http://127.0.0.1:8090/healthz >/dev/null && break; sleep 0.1; done
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
+# stepped DB: waits until the server has measured the overlap steps large
+# imports left for it (internal/acreage, StepPending), so what follows
+# measures the steady state, not reads beside that work.
+stepped() { until [ "$(psql -h $H -d "$1" -Atc "SELECT count(*) FROM overlap_groups WHERE steps_pending")" = 0 ]; do sleep 0.5; done; }
 token() { DATABASE_URL="postgres:///$1?host=$H" bin/clearmap token create --role "$2" --name "bench-$2-$RANDOM"; }
 upload() { # FILE TOKEN: POSTs the file, fails unless it is stored
 	local status
@@ -143,6 +147,7 @@ fields=$(psql -h $H -d bench_1m -Atc "SELECT count(*) FROM clearances WHERE NOT 
 
 # --- Figures at a million fields.
 serve bench_1m 256
+stepped bench_1m
 analyst=$(token bench_1m analyst)
 for q in "summary" "summary?from=2026-03-01&to=2026-03-31" "districts" "districts?from=2026-03-01&to=2026-03-31"; do
 	line=$(bin/httpbench -token "$analyst" -n 500 -c 2 "http://127.0.0.1:8090/api/v1/$q" | tail -1)

@@ -14,11 +14,10 @@ import (
 )
 
 // StepBatch is how many pending groups StepPending measures in one
-// transaction: 0.2-0.7 s of unions for fields over stored ones (one batch
-// of 41 took 3 s), so an upload into the same district waits no longer than
-// that for its lock. Batches of 500 took 41 s for 81,000 groups, against
-// 32 s in batches of 2,000: each batch also updates its district's sums of
-// steps.
+// transaction, and so what an upload into the same district may wait for:
+// 0.7 s on average (up to 3 s) for fields over stored ones. Batches of 500
+// took 41 s for 81,000 groups, against 32 s in batches of 2,000: each batch
+// also updates its district's sums of steps.
 const StepBatch = 2000
 
 // StepPending measures the steps of up to StepBatch steps_pending groups of
