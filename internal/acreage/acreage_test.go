@@ -424,10 +424,10 @@ func TestStepsLeftPending(t *testing.T) {
 	f.matchesRecomputation(t)
 
 	// What the server runs: KeepStepped measures what is pending from its
-	// start, and stops with its context.
+	// start, and what uploads leave while it runs, and stops with its
+	// context.
 	restore = acreage.SetStepsInline(0)
 	f.randomUploads(t, rng, 3, 8)
-	restore()
 	if _, pending, _ := groups(); pending == 0 {
 		t.Fatal("no group pending")
 	}
@@ -453,9 +453,11 @@ func TestStepsLeftPending(t *testing.T) {
 	keeping, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		acreage.KeepStepped(keeping, f.pool, slog.New(slog.NewTextHandler(&logs, nil)), new(store.Signal), time.Hour)
+		acreage.KeepStepped(keeping, f.pool, slog.New(slog.NewTextHandler(&logs, nil)), new(store.Signal), 0)
 		close(done)
 	}()
+	f.randomUploads(t, rng, 6, 8)
+	restore()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, pending, _ := groups(); pending == 0 {
 			break

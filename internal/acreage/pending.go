@@ -70,8 +70,9 @@ func StepPending(ctx context.Context, db *pgxpool.Pool) (int, error) {
 
 // KeepStepped runs StepPending until no group is pending: at once, after
 // each change that changed moves on for (an upload or retraction, by this
-// server or another), and every interval, until ctx ends. A failure is
-// logged and tried again at the next of those.
+// server or another), and every interval, until ctx ends; after a batch's
+// worth or more it vacuums the step tables. A failure is logged and tried
+// again at the next of those.
 func KeepStepped(ctx context.Context, db *pgxpool.Pool, logger *slog.Logger, changed *store.Signal, interval time.Duration) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -96,6 +97,15 @@ func KeepStepped(ctx context.Context, db *pgxpool.Pool, logger *slog.Logger, cha
 			}
 			if stepped > 0 {
 				logger.Info("measured overlap steps", "groups", stepped, "duration", time.Since(started).Round(time.Millisecond))
+			}
+			if stepped >= StepBatch {
+				// Each batch rewrites its district's step sums: 38,662
+				// groups left 56,000 dead rows beside 118,000 in
+				// step_starts, and the dated summary's p50 and p99 at a
+				// million fields doubled (5 and 10 ms after this).
+				if _, err := db.Exec(ctx, "VACUUM (ANALYZE) step_starts, group_steps, overlap_groups"); err != nil && ctx.Err() == nil {
+					logger.Error("vacuuming the step tables", "err", err)
+				}
 			}
 		}
 		select {
