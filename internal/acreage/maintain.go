@@ -26,6 +26,10 @@ import (
 // alone.
 const globalLock = "clearmap.acreage"
 
+// districtLock is the key of the maintenance lock of the district in a
+// column called code, as SQL.
+const districtLock = "hashtext('clearmap.acreage:' || code)"
+
 // insertParts cuts clearances into their parts inside districts. Most fields
 // lie within one district and skip the intersection.
 const insertParts = `
@@ -568,7 +572,7 @@ func ids(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]int64, er
 // lockDistricts takes the maintenance lock of each district the query
 // (returning district codes) names, in code order.
 func lockDistricts(ctx context.Context, tx pgx.Tx, query string, args ...any) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('clearmap.acreage:' || code))
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+districtLock+`)
 		FROM (`+query+`) d(code) ORDER BY code`, args...)
 	return err
 }

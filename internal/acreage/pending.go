@@ -39,7 +39,7 @@ func StepPending(ctx context.Context, db *pgxpool.Pool) (int, error) {
 		// behind an upload, which may measure these groups itself.
 		var district string
 		err := tx.QueryRow(ctx, `SELECT code FROM (SELECT DISTINCT district_code AS code FROM overlap_groups WHERE steps_pending) d
-			WHERE pg_try_advisory_xact_lock(hashtext('clearmap.acreage:' || code)) LIMIT 1`).Scan(&district)
+			WHERE pg_try_advisory_xact_lock(`+districtLock+`) LIMIT 1`).Scan(&district)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -77,7 +77,7 @@ func KeepStepped(ctx context.Context, db *pgxpool.Pool, logger *slog.Logger, cha
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var seen uint64
-	last := time.Time{}
+	var last time.Time
 	for {
 		if version, _ := changed.Version(); version != seen || time.Since(last) >= interval {
 			seen, last = version, time.Now()
