@@ -214,7 +214,7 @@ func (c *Cache) build(ctx context.Context, after store.LSN, at Coordinate, f acr
 	if err != nil {
 		return nil, err
 	}
-	mvt, err := tileFrom(ctx, db, at, f)
+	mvt, err := c.svc.build(ctx, db, at, f)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -36,24 +37,21 @@ func prune(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// maxShapeZoom is the last zoom with outlines simplified in advance
-// (district_shapes and province_shapes, migration 00012). Above it tiles
-// take the outlines cut to their zoom-12 tile (district_cuts and
-// province_cuts, migration 00018).
-const maxShapeZoom = "11"
-
-// BoundariesChanged redraws the districts and provinces for every zoom, cuts
-// them to zoom-12 tiles, and notes that every tile changes. A boundary load calls it in its transaction.
+// BoundariesChanged redraws the districts and provinces: simplified for
+// each zoom below staticZoom (district_shapes, province_shapes), and cut to
+// zoom-12 tiles for the zooms from it (district_cuts, province_cuts). It
+// notes that every tile changes. A boundary load calls it in its
+// transaction.
 func BoundariesChanged(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 		DELETE FROM district_shapes;
 		INSERT INTO district_shapes (z, district_code, geom)
 		SELECT z, code, ST_Multi(ST_SimplifyPreserveTopology(geom_3857, `+quarterPixel+`))
-		FROM districts, generate_series(0, `+maxShapeZoom+`) AS z;
+		FROM districts, generate_series(0, `+strconv.Itoa(staticZoom-1)+`) AS z;
 		DELETE FROM province_shapes;
 		INSERT INTO province_shapes (z, province_code, geom)
 		SELECT z, code, ST_Multi(ST_SimplifyPreserveTopology(geom_3857, `+quarterPixel+`))
-		FROM provinces, generate_series(0, `+maxShapeZoom+`) AS z;
+		FROM provinces, generate_series(0, `+strconv.Itoa(staticZoom-1)+`) AS z;
 		DELETE FROM district_cuts;
 		INSERT INTO district_cuts (x, y, district_code, geom)
 		SELECT c.x, c.y, d.code, c.geom FROM districts d, zoom12_cuts(d.geom_3857) c;
@@ -66,10 +64,12 @@ func BoundariesChanged(ctx context.Context, tx pgx.Tx) error {
 	return AllChanged(ctx, tx)
 }
 
-// AllChanged notes, in tx, that every tile changes: the cache then empties
-// itself (a change with no bbox).
+// AllChanged notes, in tx, that every tile changes, as after a boundary or
+// context load: the cache then empties itself (a change with no bbox), and
+// servers read the static layers afresh (a new static_layers.version).
 func AllChanged(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, "INSERT INTO tile_changes (bbox) VALUES (NULL)")
+	_, err := tx.Exec(ctx, `INSERT INTO tile_changes (bbox) VALUES (NULL);
+		UPDATE static_layers SET version = version + 1`)
 	return err
 }
 

@@ -238,26 +238,42 @@ func TestNamesAreOrdered(t *testing.T) {
 	}
 }
 
-// TestBoundaryLoadRedrawsNames checks that a cached tile's places and labels
-// follow a boundary load: a set without Lahore drops them, the shipped set
-// brings them back.
+// TestBoundaryLoadRedrawsNames checks that tiles' places and labels follow
+// a boundary load: a set without Lahore drops them, the shipped set brings
+// them back. It looks through a cache at zoom 9, and at zoom 13, whose
+// names come from the static layers a server holds, through a server that
+// built the tile before the load and learns of it only from the database.
 func TestBoundaryLoadRedrawsNames(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.WithBoundaries(t)
 	cache := tiles.NewCache(&tiles.Service{DB: pool}, 64<<20, nil)
-	lahore := at(74.35071, 31.558, 9)
-	names := func() (place, label bool) {
-		tile, err := cache.Tile(ctx, lahore, acreage.Filter{})
-		if err != nil {
-			t.Fatal(err)
+	server := &tiles.Service{DB: pool}
+	tile := func(z int, lon, lat float64) map[string]*mvt.Layer {
+		t.Helper()
+		if z < 12 {
+			cached, err := cache.Tile(ctx, at(lon, lat, z), acreage.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return layersOf(t, cached.MVT)
 		}
-		layers := layersOf(t, tile.MVT)
-		return layers["places"] != nil && named(layers["places"].Features, "Lahore") != nil,
-			layers["labels"] != nil && named(layers["labels"].Features, "Lahore") != nil
+		return layersOf(t, buildTile(t, server, at(lon, lat, z)))
 	}
-	if place, label := names(); !place || !label {
-		t.Fatalf("before: Lahore place %v, label %v", place, label)
+	names := func(when string, want bool) {
+		t.Helper()
+		for _, z := range []int{9, 13} {
+			// The city, and the Lahore district's label point 8 km from it.
+			city, district := tile(z, 74.35071, 31.558), tile(z, 74.39338, 31.49317)
+			place := city["places"] != nil && named(city["places"].Features, "Lahore") != nil
+			label := district["labels"] != nil && named(district["labels"].Features, "Lahore") != nil
+			outline := district["districts"] != nil && slices.ContainsFunc(district["districts"].Features,
+				func(f *geojson.Feature) bool { return f.Properties["code"] == "PK-PB-LAHORE" })
+			if place != want || label != want || outline != want {
+				t.Fatalf("%s, zoom %d: Lahore place %v, label %v, outline %v; want %v", when, z, place, label, outline, want)
+			}
+		}
 	}
+	names("before", true)
 	set, err := boundaries.Parse("elsewhere.geojson", []byte(`{"type":"FeatureCollection","features":[{"type":"Feature",
 		"geometry":{"type":"Polygon","coordinates":[[[70,30],[71,30],[71,31],[70,31],[70,30]]]},
 		"properties":{"district_code":"X-A-ONE","district_name":"One","province_code":"X-A","province_name":"A"}}]}`), nil)
@@ -267,13 +283,9 @@ func TestBoundaryLoadRedrawsNames(t *testing.T) {
 	if _, err := boundaries.Load(ctx, pool, set, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if place, label := names(); place || label {
-		t.Fatalf("after a set without Lahore: Lahore place %v, label %v", place, label)
-	}
+	names("after a set without Lahore", false)
 	if _, err := boundaries.Load(ctx, pool, boundaries.Embedded(), "test"); err != nil {
 		t.Fatal(err)
 	}
-	if place, label := names(); !place || !label {
-		t.Fatalf("after the shipped set again: Lahore place %v, label %v", place, label)
-	}
+	names("after the shipped set again", true)
 }

@@ -1,0 +1,356 @@
+package tiles
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/clip"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/paulmach/orb/geojson"
+
+	"clearmap/internal/acreage"
+)
+
+// staticZoom is the first zoom whose outlines and names come from memory
+// (staticLayers) instead of the tile's statement. Below it the districts
+// and provinces are simplified to the zoom (district_shapes,
+// province_shapes) and the places and rivers thinned; from it up nothing
+// is simplified or thinned, and the outlines come cut to the zoom-12 tile
+// each tile lies in (district_cuts, province_cuts).
+const staticZoom = 12
+
+// halfWorld is half the width of the Web Mercator plane, in metres.
+const halfWorld = 20037508.342789244
+
+// codeID is the MVT feature id of a district, province or label, from its
+// code: a stable non-negative 63-bit hash, as SQL over the column col.
+func codeID(col string) string {
+	return "(hashtextextended(" + col + ", 0) & 9223372036854775807)"
+}
+
+// staticLayers holds, in Web Mercator metres, what the tiles from
+// staticZoom up show besides the fields and the districts' figures: the
+// outlines of the districts and provinces cut to zoom-12 tiles, the
+// rivers, the places and the label points. They change only with a
+// boundary or context load (AllChanged counts those in
+// static_layers.version), and hold a few megabytes. Built in the tile's
+// statement, these five layers cost a zoom-15 tile more than its fields
+// did (0.35 ms of 0.62; docs/benchmarks.md); from memory they cost tens
+// of microseconds.
+type staticLayers struct {
+	version int64
+	// outlines of districts and provinces, by the zoom-12 tile they are
+	// cut to.
+	outlines map[[2]int][]outline
+	rivers   []river
+	places   []point // population descending, then id: the tile's order
+	labels   []point // provinces, then districts, each by code
+}
+
+// outline is a district's or province's outline within one zoom-12 tile.
+type outline struct {
+	layer    string // "districts" or "provinces"
+	id       uint64
+	code     string
+	name     string
+	province string // a district's province code
+	geom     orb.MultiPolygon
+	bound    orb.Bound
+}
+
+type river struct {
+	id    uint64
+	level int
+	geom  orb.MultiLineString
+	bound orb.Bound
+}
+
+// point is a place or a label: its feature id, properties and position.
+type point struct {
+	id    uint64
+	props geojson.Properties
+	at    orb.Point
+}
+
+// loadStatic reads the static layers from db, in one snapshot.
+func loadStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
+	s := &staticLayers{outlines: map[[2]int][]outline{}}
+	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT version FROM static_layers").Scan(&s.version); err != nil {
+			return fmt.Errorf("static layers' version: %w", err)
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT c.x, c.y, 'districts', `+codeID("d.code")+`, d.code, d.name, d.province_code, ST_AsBinary(c.geom)
+			FROM district_cuts c JOIN districts d ON d.code = c.district_code
+			UNION ALL
+			SELECT c.x, c.y, 'provinces', `+codeID("p.code")+`, p.code, p.name, '', ST_AsBinary(c.geom)
+			FROM province_cuts c JOIN provinces p ON p.code = c.province_code`)
+		if err != nil {
+			return fmt.Errorf("outlines: %w", err)
+		}
+		var x, y int
+		var o outline
+		_, err = pgx.ForEachRow(rows, []any{&x, &y, &o.layer, &o.id, &o.code, &o.name, &o.province, wkb.Scanner(&o.geom)}, func() error {
+			o.bound = o.geom.Bound()
+			s.outlines[[2]int{x, y}] = append(s.outlines[[2]int{x, y}], o)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("outlines: %w", err)
+		}
+		for k, os := range s.outlines {
+			// The tile's order: by code.
+			slices.SortFunc(os, func(a, b outline) int { return cmp.Compare(a.code, b.code) })
+			s.outlines[k] = os
+		}
+
+		rows, err = tx.Query(ctx, "SELECT id, level, ST_AsBinary(ST_Multi(geom_3857)) FROM rivers ORDER BY id")
+		if err != nil {
+			return fmt.Errorf("rivers: %w", err)
+		}
+		var r river
+		_, err = pgx.ForEachRow(rows, []any{&r.id, &r.level, wkb.Scanner(&r.geom)}, func() error {
+			r.bound = r.geom.Bound()
+			s.rivers = append(s.rivers, r)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("rivers: %w", err)
+		}
+
+		var p point
+		var name, kind, code string
+		var population int32
+		rows, err = tx.Query(ctx, `SELECT id, name, population, kind, ST_X(geom_3857), ST_Y(geom_3857)
+			FROM places ORDER BY population DESC, id`)
+		if err != nil {
+			return fmt.Errorf("places: %w", err)
+		}
+		_, err = pgx.ForEachRow(rows, []any{&p.id, &name, &population, &kind, &p.at[0], &p.at[1]}, func() error {
+			p.props = geojson.Properties{"name": name, "population": population, "kind": kind}
+			s.places = append(s.places, p)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("places: %w", err)
+		}
+
+		rows, err = tx.Query(ctx, `
+			SELECT `+codeID("code")+`, name, kind, code, ST_X(label_3857), ST_Y(label_3857) FROM (
+				SELECT code, name, 'province' AS kind, label_3857 FROM provinces
+				UNION ALL
+				SELECT code, name, 'district', label_3857 FROM districts) l
+			ORDER BY kind DESC, code`)
+		if err != nil {
+			return fmt.Errorf("labels: %w", err)
+		}
+		_, err = pgx.ForEachRow(rows, []any{&p.id, &name, &kind, &code, &p.at[0], &p.at[1]}, func() error {
+			p.props = geojson.Properties{"name": name, "kind": kind, "code": code}
+			s.labels = append(s.labels, p)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("labels: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load static layers: %w", err)
+	}
+	return s, nil
+}
+
+// staticTile is one tile's static layers, in tile coordinates, with the
+// districts' figures still to fill in.
+type staticTile struct {
+	provinces, districts, rivers, places, labels mvt.Layer
+}
+
+// tile clips the static layers to tile c (zoom staticZoom or more), as
+// ST_AsMVTGeom does: into tile coordinates (extent 4096, y down), clipped
+// to the tile and its buffer, rounded to whole units.
+func (s *staticLayers) tile(c Coordinate) *staticTile {
+	size := 2 * halfWorld / float64(int(1)<<c.Z)
+	minX, maxY := -halfWorld+float64(c.X)*size, halfWorld-float64(c.Y)*size
+	margin := size * buffer / extent
+	env := orb.Bound{Min: orb.Point{minX - margin, maxY - size - margin}, Max: orb.Point{minX + size + margin, maxY + margin}}
+	tileCoords := func(p orb.Point) orb.Point {
+		return orb.Point{(p[0] - minX) / size * extent, (maxY - p[1]) / size * extent}
+	}
+	box := orb.Bound{Min: orb.Point{-buffer, -buffer}, Max: orb.Point{extent + buffer, extent + buffer}}
+
+	t := &staticTile{}
+	for _, l := range []*mvt.Layer{&t.provinces, &t.districts, &t.rivers, &t.places, &t.labels} {
+		l.Version, l.Extent = 2, extent
+	}
+	t.provinces.Name, t.districts.Name, t.rivers.Name, t.places.Name, t.labels.Name = "provinces", "districts", "rivers", "places", "labels"
+
+	shift := c.Z - staticZoom
+	for _, o := range s.outlines[[2]int{c.X >> shift, c.Y >> shift}] {
+		if !o.bound.Intersects(env) {
+			continue
+		}
+		var mp orb.MultiPolygon
+		for _, p := range o.geom {
+			if p = drawPolygon(clip.Polygon(box, mapPolygon(p, tileCoords))); p != nil {
+				mp = append(mp, p)
+			}
+		}
+		if len(mp) == 0 {
+			continue
+		}
+		f := geojson.NewFeature(mp)
+		f.ID = o.id
+		if o.layer == "provinces" {
+			f.Properties = geojson.Properties{"code": o.code, "name": o.name}
+			t.provinces.Features = append(t.provinces.Features, f)
+		} else {
+			f.Properties = geojson.Properties{"code": o.code, "name": o.name, "province": o.province}
+			t.districts.Features = append(t.districts.Features, f)
+		}
+	}
+	for _, r := range s.rivers {
+		if !r.bound.Intersects(env) {
+			continue
+		}
+		var ml orb.MultiLineString
+		for _, l := range r.geom {
+			for _, part := range clip.LineString(box, mapLine(l, tileCoords)) {
+				if part = drawLine(part); part != nil {
+					ml = append(ml, part)
+				}
+			}
+		}
+		if len(ml) > 0 {
+			f := geojson.NewFeature(ml)
+			f.ID, f.Properties = r.id, geojson.Properties{"level": r.level}
+			t.rivers.Features = append(t.rivers.Features, f)
+		}
+	}
+	for _, ps := range []struct {
+		from []point
+		to   *mvt.Layer
+	}{{s.places, &t.places}, {s.labels, &t.labels}} {
+		for _, p := range ps.from {
+			if !env.Contains(p.at) {
+				continue
+			}
+			q := tileCoords(p.at)
+			f := geojson.NewFeature(orb.Point{math.Round(q[0]), math.Round(q[1])})
+			f.ID, f.Properties = p.id, p.props
+			ps.to.Features = append(ps.to.Features, f)
+		}
+	}
+	return t
+}
+
+// districtCodes lists the districts the tile shows.
+func (t *staticTile) districtCodes() []string {
+	codes := make([]string, len(t.districts.Features))
+	for i, f := range t.districts.Features {
+		codes[i] = f.Properties["code"].(string)
+	}
+	return codes
+}
+
+// encode returns the tile's static layers as MVT, with the districts'
+// figures from figures (a district not in it has none): head goes before
+// the clearances layer (provinces, districts), tail after it (rivers,
+// places, labels), so that the tile's layers keep their order.
+func (t *staticTile) encode(figures map[string]acreage.District) (head, tail []byte, err error) {
+	for _, f := range t.districts.Features {
+		d := figures[f.Properties["code"].(string)]
+		f.Properties["acres"], f.Properties["acres_poppy"], f.Properties["acres_cannabis"] = d.Acres, d.AcresPoppy, d.AcresCannabis
+		f.Properties["fields"] = d.Fields
+	}
+	marshal := func(layers ...*mvt.Layer) ([]byte, error) {
+		var ls mvt.Layers
+		for _, l := range layers {
+			if len(l.Features) > 0 {
+				ls = append(ls, l)
+			}
+		}
+		if len(ls) == 0 {
+			return nil, nil
+		}
+		return mvt.Marshal(ls)
+	}
+	if head, err = marshal(&t.provinces, &t.districts); err != nil {
+		return nil, nil, fmt.Errorf("encode outlines: %w", err)
+	}
+	if tail, err = marshal(&t.rivers, &t.places, &t.labels); err != nil {
+		return nil, nil, fmt.Errorf("encode names: %w", err)
+	}
+	return head, tail, nil
+}
+
+// mapPolygon returns a copy of p with f applied to each position (clip
+// works in place, so the held geometry must not reach it).
+func mapPolygon(p orb.Polygon, f func(orb.Point) orb.Point) orb.Polygon {
+	out := make(orb.Polygon, len(p))
+	for i, r := range p {
+		out[i] = orb.Ring(mapLine(orb.LineString(r), f))
+	}
+	return out
+}
+
+func mapLine(l orb.LineString, f func(orb.Point) orb.Point) orb.LineString {
+	out := make(orb.LineString, len(l))
+	for i, q := range l {
+		out[i] = f(q)
+	}
+	return out
+}
+
+// drawPolygon rounds a clipped polygon to whole tile units as MVT 2.1
+// wants it: no repeated positions, no ring without area, the exterior ring
+// of positive area (clockwise, y down) and holes negative. It returns nil
+// when the exterior ring is left with no area.
+func drawPolygon(p orb.Polygon) orb.Polygon {
+	var out orb.Polygon
+	for i, r := range p {
+		pts := drawLine(orb.LineString(r))
+		for len(pts) > 1 && pts[len(pts)-1] == pts[0] {
+			pts = pts[:len(pts)-1]
+		}
+		area := 0.0
+		for k := range pts {
+			a, b := pts[k], pts[(k+1)%len(pts)]
+			area += a[0]*b[1] - b[0]*a[1]
+		}
+		if len(pts) < 3 || area == 0 {
+			if i == 0 {
+				return nil
+			}
+			continue
+		}
+		if (i == 0) != (area > 0) {
+			slices.Reverse(pts)
+		}
+		out = append(out, orb.Ring(pts))
+	}
+	return out
+}
+
+// drawLine rounds a line to whole tile units and drops repeated
+// positions; nil when fewer than two are left.
+func drawLine(l orb.LineString) orb.LineString {
+	var out orb.LineString
+	for _, q := range l {
+		q = orb.Point{math.Round(q[0]), math.Round(q[1])}
+		if len(out) == 0 || out[len(out)-1] != q {
+			out = append(out, q)
+		}
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}
