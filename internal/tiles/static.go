@@ -46,12 +46,43 @@ func codeID(col string) string {
 // of microseconds.
 type staticLayers struct {
 	version int64
-	// outlines of districts and provinces, by the zoom-12 tile they are
-	// cut to.
-	outlines map[[2]int][]outline
-	rivers   []river
-	places   []point // population descending, then id: the tile's order
-	labels   []point // provinces, then districts, each by code
+	// cells holds what reaches each zoom-12 tile (x, y), or its buffer:
+	// the tiles from zoom 12 up look in their zoom-12 tile's cell alone.
+	cells map[[2]int]*cell
+}
+
+// cell is what reaches one zoom-12 tile, each kind in the order the tile
+// lists it.
+type cell struct {
+	outlines []outline // by code
+	rivers   []*river  // by id
+	places   []*point  // population descending, then id
+	labels   []*point  // provinces, then districts, each by code
+}
+
+// at returns the cell of zoom-12 tile (x, y), adding it if need be.
+func (s *staticLayers) at(x, y int) *cell {
+	c := s.cells[[2]int{x, y}]
+	if c == nil {
+		c = &cell{}
+		s.cells[[2]int{x, y}] = c
+	}
+	return c
+}
+
+// reaching calls f with each zoom-12 tile whose buffered envelope b
+// reaches: a tile from zoom 12 up, and its buffer, lie within its zoom-12
+// tile's buffered envelope.
+func reaching(b orb.Bound, f func(x, y int)) {
+	size := 2 * halfWorld / (1 << staticZoom)
+	margin := size * buffer / extent
+	x0, x1 := int(math.Floor((b.Min[0]-margin+halfWorld)/size)), int(math.Floor((b.Max[0]+margin+halfWorld)/size))
+	y0, y1 := int(math.Floor((halfWorld-b.Max[1]-margin)/size)), int(math.Floor((halfWorld-b.Min[1]+margin)/size))
+	for x := max(x0, 0); x <= min(x1, 1<<staticZoom-1); x++ {
+		for y := max(y0, 0); y <= min(y1, 1<<staticZoom-1); y++ {
+			f(x, y)
+		}
+	}
 }
 
 // outline is a district's or province's outline within one zoom-12 tile.
@@ -81,7 +112,7 @@ type point struct {
 
 // loadStatic reads the static layers from db, in one snapshot.
 func loadStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
-	s := &staticLayers{outlines: map[[2]int][]outline{}}
+	s := &staticLayers{cells: map[[2]int]*cell{}}
 	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, "SELECT version FROM static_layers").Scan(&s.version); err != nil {
 			return fmt.Errorf("static layers' version: %w", err)
@@ -99,16 +130,15 @@ func loadStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 		var o outline
 		_, err = pgx.ForEachRow(rows, []any{&x, &y, &o.layer, &o.id, &o.code, &o.name, &o.province, wkb.Scanner(&o.geom)}, func() error {
 			o.bound = o.geom.Bound()
-			s.outlines[[2]int{x, y}] = append(s.outlines[[2]int{x, y}], o)
+			c := s.at(x, y)
+			c.outlines = append(c.outlines, o)
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("outlines: %w", err)
 		}
-		for k, os := range s.outlines {
-			// The tile's order: by code.
-			slices.SortFunc(os, func(a, b outline) int { return cmp.Compare(a.code, b.code) })
-			s.outlines[k] = os
+		for _, c := range s.cells {
+			slices.SortFunc(c.outlines, func(a, b outline) int { return cmp.Compare(a.code, b.code) })
 		}
 
 		rows, err = tx.Query(ctx, "SELECT id, level, ST_AsBinary(ST_Multi(geom_3857)) FROM rivers ORDER BY id")
@@ -117,8 +147,8 @@ func loadStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 		}
 		var r river
 		_, err = pgx.ForEachRow(rows, []any{&r.id, &r.level, wkb.Scanner(&r.geom)}, func() error {
-			r.bound = r.geom.Bound()
-			s.rivers = append(s.rivers, r)
+			r := &river{id: r.id, level: r.level, geom: r.geom, bound: r.geom.Bound()}
+			reaching(r.bound, func(x, y int) { c := s.at(x, y); c.rivers = append(c.rivers, r) })
 			return nil
 		})
 		if err != nil {
@@ -134,8 +164,8 @@ func loadStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 			return fmt.Errorf("places: %w", err)
 		}
 		_, err = pgx.ForEachRow(rows, []any{&p.id, &name, &population, &kind, &p.at[0], &p.at[1]}, func() error {
-			p.props = geojson.Properties{"name": name, "population": population, "kind": kind}
-			s.places = append(s.places, p)
+			p := &point{id: p.id, at: p.at, props: geojson.Properties{"name": name, "population": population, "kind": kind}}
+			reaching(p.at.Bound(), func(x, y int) { c := s.at(x, y); c.places = append(c.places, p) })
 			return nil
 		})
 		if err != nil {
@@ -152,8 +182,8 @@ func loadStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 			return fmt.Errorf("labels: %w", err)
 		}
 		_, err = pgx.ForEachRow(rows, []any{&p.id, &name, &kind, &code, &p.at[0], &p.at[1]}, func() error {
-			p.props = geojson.Properties{"name": name, "kind": kind, "code": code}
-			s.labels = append(s.labels, p)
+			p := &point{id: p.id, at: p.at, props: geojson.Properties{"name": name, "kind": kind, "code": code}}
+			reaching(p.at.Bound(), func(x, y int) { c := s.at(x, y); c.labels = append(c.labels, p) })
 			return nil
 		})
 		if err != nil {
@@ -193,7 +223,11 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 	t.provinces.Name, t.districts.Name, t.rivers.Name, t.places.Name, t.labels.Name = "provinces", "districts", "rivers", "places", "labels"
 
 	shift := c.Z - staticZoom
-	for _, o := range s.outlines[[2]int{c.X >> shift, c.Y >> shift}] {
+	held := s.cells[[2]int{c.X >> shift, c.Y >> shift}]
+	if held == nil {
+		return t
+	}
+	for _, o := range held.outlines {
 		if !o.bound.Intersects(env) {
 			continue
 		}
@@ -216,7 +250,7 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 			t.districts.Features = append(t.districts.Features, f)
 		}
 	}
-	for _, r := range s.rivers {
+	for _, r := range held.rivers {
 		if !r.bound.Intersects(env) {
 			continue
 		}
@@ -235,9 +269,9 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 		}
 	}
 	for _, ps := range []struct {
-		from []point
+		from []*point
 		to   *mvt.Layer
-	}{{s.places, &t.places}, {s.labels, &t.labels}} {
+	}{{held.places, &t.places}, {held.labels, &t.labels}} {
 		for _, p := range ps.from {
 			if !env.Contains(p.at) {
 				continue
