@@ -117,7 +117,7 @@ const clearancesLayer = `coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom'
 // DistrictLabelZoom.
 var tileSQL = `
 	WITH ` + tileBounds + `,
-	figures AS (
+	figures AS MATERIALIZED (
 		SELECT * FROM unnest($8::text[], $9::float8[], $10::float8[], $11::float8[], $12::int[])
 		       AS f(code, acres, acres_poppy, acres_cannabis, fields)
 		WHERE NOT $14
