@@ -1,5 +1,8 @@
 // Package tiles builds Mapbox Vector Tiles (MVT 2.1) of districts and
-// clearances in PostGIS, from the geometry kept in EPSG:3857.
+// clearances in PostGIS, from the geometry kept in EPSG:3857. From zoom 12
+// up (staticZoom) PostGIS builds the clearances layer and reads the
+// districts' figures, and the server clips and encodes the outline and name
+// layers from memory (staticLayers).
 //
 // Layer provinces carries the province outlines (code, name); layer
 // districts carries each district's figures under the request's filters; layer clearances carries the fields: polygons from zoom 10 up,
@@ -19,7 +22,7 @@
 // per district (from zoom 5) to write its name at (name, kind province or
 // district, code). Layer rivers carries rivers and canals (level, GMT's
 // river level: 0 river-lakes, 1–4 permanent rivers, 5–7 intermittent, 8–10
-// canals), simplified to a quarter pixel: below zoom 6 levels 0–2, below
+// canals), simplified to a quarter pixel below zoom 12: below zoom 6 levels 0–2, below
 // zoom 8 levels 0–5, from zoom 8 all.
 package tiles
 
