@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/clip"
 	"github.com/paulmach/orb/encoding/mvt"
@@ -29,22 +31,8 @@ func TestHighZoomOutlinesAreTheBoundaries(t *testing.T) {
 	pool := testdb.WithBoundaries(t)
 	svc := &tiles.Service{DB: pool}
 
-	rows, err := pool.Query(ctx, `SELECT ST_X(p), ST_Y(p) FROM (
+	points := lonLats(t, pool, 12, `SELECT ST_X(p), ST_Y(p) FROM (
 		SELECT ST_LineInterpolatePoint(ST_ExteriorRing(ST_GeometryN(geom, 1)), 0.37) AS p FROM districts ORDER BY code LIMIT 12) b`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var points [][2]float64
-	for rows.Next() {
-		var p [2]float64
-		if err := rows.Scan(&p[0], &p[1]); err != nil {
-			t.Fatal(err)
-		}
-		points = append(points, p)
-	}
-	if rows.Err() != nil || len(points) != 12 {
-		t.Fatalf("boundary points: %v, %d", rows.Err(), len(points))
-	}
 
 	checked := 0
 	for _, p := range points {
@@ -84,6 +72,23 @@ func TestHighZoomOutlinesAreTheBoundaries(t *testing.T) {
 		}
 	}
 	t.Logf("%d tiles checked", checked)
+}
+
+// lonLats returns the n positions (longitude, latitude) the query selects.
+func lonLats(t *testing.T, pool *pgxpool.Pool, n int, query string) [][2]float64 {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	points, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]float64, error) {
+		var p [2]float64
+		return p, row.Scan(&p[0], &p[1])
+	})
+	if err != nil || len(points) != n {
+		t.Fatalf("%d positions, %v; want %d", len(points), err, n)
+	}
+	return points
 }
 
 // outlineAreas decodes a tile's districts and provinces layers: the area of

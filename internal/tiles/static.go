@@ -1,7 +1,6 @@
 package tiles
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -110,86 +109,76 @@ type point struct {
 	at    orb.Point
 }
 
-// loadStatic reads the static layers from db, in one snapshot.
-func loadStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
+// readStatic reads the static layers from db, in one snapshot.
+func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 	s := &staticLayers{cells: map[[2]int]*cell{}}
 	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "SELECT version FROM static_layers").Scan(&s.version); err != nil {
-			return fmt.Errorf("static layers' version: %w", err)
-		}
-		rows, err := tx.Query(ctx, `
-			SELECT c.x, c.y, 'districts', `+codeID("d.code")+`, d.code, d.name, d.province_code, ST_AsBinary(c.geom)
-			FROM district_cuts c JOIN districts d ON d.code = c.district_code
-			UNION ALL
-			SELECT c.x, c.y, 'provinces', `+codeID("p.code")+`, p.code, p.name, '', ST_AsBinary(c.geom)
-			FROM province_cuts c JOIN provinces p ON p.code = c.province_code`)
-		if err != nil {
-			return fmt.Errorf("outlines: %w", err)
+		// each scans each row of the query into scan and calls f.
+		each := func(what, query string, scan []any, f func()) error {
+			rows, err := tx.Query(ctx, query)
+			if err == nil {
+				_, err = pgx.ForEachRow(rows, scan, func() error { f(); return nil })
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			return nil
 		}
 		var x, y int
 		var o outline
-		_, err = pgx.ForEachRow(rows, []any{&x, &y, &o.layer, &o.id, &o.code, &o.name, &o.province, wkb.Scanner(&o.geom)}, func() error {
-			o.bound = o.geom.Bound()
-			c := s.at(x, y)
-			c.outlines = append(c.outlines, o)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("outlines: %w", err)
-		}
-		for _, c := range s.cells {
-			slices.SortFunc(c.outlines, func(a, b outline) int { return cmp.Compare(a.code, b.code) })
-		}
-
-		rows, err = tx.Query(ctx, "SELECT id, level, ST_AsBinary(ST_Multi(geom_3857)) FROM rivers ORDER BY id")
-		if err != nil {
-			return fmt.Errorf("rivers: %w", err)
-		}
 		var r river
-		_, err = pgx.ForEachRow(rows, []any{&r.id, &r.level, wkb.Scanner(&r.geom)}, func() error {
-			r := &river{id: r.id, level: r.level, geom: r.geom, bound: r.geom.Bound()}
-			reaching(r.bound, func(x, y int) { c := s.at(x, y); c.rivers = append(c.rivers, r) })
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("rivers: %w", err)
-		}
-
 		var p point
 		var name, kind, code string
 		var population int32
-		rows, err = tx.Query(ctx, `SELECT id, name, population, kind, ST_X(geom_3857), ST_Y(geom_3857)
-			FROM places ORDER BY population DESC, id`)
-		if err != nil {
-			return fmt.Errorf("places: %w", err)
+		// file files a point in the cells it reaches, in the list of
+		// each that list gives.
+		file := func(props geojson.Properties, list func(*cell) *[]*point) {
+			p := &point{id: p.id, at: p.at, props: props}
+			reaching(p.at.Bound(), func(x, y int) { l := list(s.at(x, y)); *l = append(*l, p) })
 		}
-		_, err = pgx.ForEachRow(rows, []any{&p.id, &name, &population, &kind, &p.at[0], &p.at[1]}, func() error {
-			p := &point{id: p.id, at: p.at, props: geojson.Properties{"name": name, "population": population, "kind": kind}}
-			reaching(p.at.Bound(), func(x, y int) { c := s.at(x, y); c.places = append(c.places, p) })
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("places: %w", err)
-		}
-
-		rows, err = tx.Query(ctx, `
-			SELECT `+codeID("code")+`, name, kind, code, ST_X(label_3857), ST_Y(label_3857) FROM (
-				SELECT code, name, 'province' AS kind, label_3857 FROM provinces
+		err := tx.QueryRow(ctx, "SELECT version FROM static_layers").Scan(&s.version)
+		if err == nil {
+			err = each("outlines", `
+				SELECT c.x, c.y, 'districts', `+codeID("d.code")+`, d.code, d.name, d.province_code, ST_AsBinary(c.geom)
+				FROM district_cuts c JOIN districts d ON d.code = c.district_code
 				UNION ALL
-				SELECT code, name, 'district', label_3857 FROM districts) l
-			ORDER BY kind DESC, code`)
-		if err != nil {
-			return fmt.Errorf("labels: %w", err)
+				SELECT c.x, c.y, 'provinces', `+codeID("p.code")+`, p.code, p.name, '', ST_AsBinary(c.geom)
+				FROM province_cuts c JOIN provinces p ON p.code = c.province_code
+				ORDER BY 5`,
+				[]any{&x, &y, &o.layer, &o.id, &o.code, &o.name, &o.province, wkb.Scanner(&o.geom)}, func() {
+					o.bound = o.geom.Bound()
+					c := s.at(x, y)
+					c.outlines = append(c.outlines, o)
+				})
 		}
-		_, err = pgx.ForEachRow(rows, []any{&p.id, &name, &kind, &code, &p.at[0], &p.at[1]}, func() error {
-			p := &point{id: p.id, at: p.at, props: geojson.Properties{"name": name, "kind": kind, "code": code}}
-			reaching(p.at.Bound(), func(x, y int) { c := s.at(x, y); c.labels = append(c.labels, p) })
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("labels: %w", err)
+		if err == nil {
+			err = each("rivers", "SELECT id, level, ST_AsBinary(ST_Multi(geom_3857)) FROM rivers ORDER BY id",
+				[]any{&r.id, &r.level, wkb.Scanner(&r.geom)}, func() {
+					r := &river{id: r.id, level: r.level, geom: r.geom, bound: r.geom.Bound()}
+					reaching(r.bound, func(x, y int) { c := s.at(x, y); c.rivers = append(c.rivers, r) })
+				})
 		}
-		return nil
+		if err == nil {
+			err = each("places", `SELECT id, name, population, kind, ST_X(geom_3857), ST_Y(geom_3857)
+				FROM places ORDER BY population DESC, id`,
+				[]any{&p.id, &name, &population, &kind, &p.at[0], &p.at[1]}, func() {
+					file(geojson.Properties{"name": name, "population": population, "kind": kind},
+						func(c *cell) *[]*point { return &c.places })
+				})
+		}
+		if err == nil {
+			err = each("labels", `
+				SELECT `+codeID("code")+`, name, kind, code, ST_X(label_3857), ST_Y(label_3857) FROM (
+					SELECT code, name, 'province' AS kind, label_3857 FROM provinces
+					UNION ALL
+					SELECT code, name, 'district', label_3857 FROM districts) l
+				ORDER BY kind DESC, code`,
+				[]any{&p.id, &name, &kind, &code, &p.at[0], &p.at[1]}, func() {
+					file(geojson.Properties{"name": name, "kind": kind, "code": code},
+						func(c *cell) *[]*point { return &c.labels })
+				})
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load static layers: %w", err)

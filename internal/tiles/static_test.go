@@ -28,7 +28,7 @@ func TestStaticLayersAreWhatPostGISDraws(t *testing.T) {
 	pool := testdb.WithBoundaries(t)
 	svc := &tiles.Service{DB: pool}
 
-	rows, err := pool.Query(ctx, `
+	points := lonLats(t, pool, 22, `
 		(SELECT ST_X(geom), ST_Y(geom) FROM places ORDER BY id LIMIT 8)
 		UNION ALL
 		(SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(label_3857, 4326) AS p FROM districts ORDER BY code LIMIT 6) l)
@@ -36,20 +36,6 @@ func TestStaticLayersAreWhatPostGISDraws(t *testing.T) {
 		(SELECT ST_X(p), ST_Y(p) FROM (
 			SELECT ST_Transform(ST_LineInterpolatePoint(ST_GeometryN(ST_Multi(geom_3857), 1), 0.5), 4326) AS p
 			FROM rivers ORDER BY id LIMIT 8) r)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var points [][2]float64
-	for rows.Next() {
-		var p [2]float64
-		if err := rows.Scan(&p[0], &p[1]); err != nil {
-			t.Fatal(err)
-		}
-		points = append(points, p)
-	}
-	if rows.Err() != nil || len(points) != 22 {
-		t.Fatalf("points: %v, %d", rows.Err(), len(points))
-	}
 
 	counts := map[string]int{}
 	for _, p := range points {

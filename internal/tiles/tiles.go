@@ -348,7 +348,7 @@ func (s *Service) loadStatic(ctx context.Context, db *pgxpool.Pool, version int6
 	if st := s.static.Load(); st != nil && (version == anyVersion || st.version == version) {
 		return st, nil
 	}
-	st, err := loadStatic(ctx, db)
+	st, err := readStatic(ctx, db)
 	if err != nil {
 		return nil, err
 	}
