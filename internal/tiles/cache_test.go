@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -14,10 +15,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 
 	"clearmap/internal/acreage"
 	"clearmap/internal/boundaries"
+	"clearmap/internal/fieldgen"
 	"clearmap/internal/ingest"
 	"clearmap/internal/store"
 	"clearmap/internal/testdb"
@@ -492,4 +495,81 @@ func TestGenericPlanStaysWithTheTile(t *testing.T) {
 	if err := one.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil || mode != "auto" {
 		t.Fatalf("plan_cache_mode after a tile = %q, %v; want auto", mode, err)
 	}
+}
+
+// TestChosenPointsAreTheThinnedOnes checks the points that zooms below 10
+// read from point_cells against the ones they choose per request under a
+// date filter (one that excludes nothing, here): the same fields, with the
+// same attributes and positions, for both crops and each, after uploads
+// over the same cells, a retraction, and an upload after it.
+func TestChosenPointsAreTheThinnedOnes(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	svc := &ingest.Service{DB: pool}
+	upload := func(skip, n int, seed uint64) int64 {
+		var body strings.Builder
+		if err := fieldgen.Write(&body, skip, n, false, seed); err != nil {
+			t.Fatal(err)
+		}
+		res, err := svc.Store(ctx, ingest.Upload{Body: strings.NewReader(body.String()), Uploader: "t"})
+		if err != nil || res.Outcome != ingest.Created {
+			t.Fatalf("%v %+v", err, res.Receipt)
+		}
+		return res.Receipt.ID
+	}
+	tiler := &tiles.Service{DB: pool}
+	clearances := func(c tiles.Coordinate, f acreage.Filter) []*geojson.Feature {
+		tile, err := tiler.Tile(ctx, c, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := layersOf(t, tile)["clearances"]; l != nil {
+			return l.Features
+		}
+		return nil
+	}
+	compare := func(when string) {
+		t.Helper()
+		points := lonLats(t, pool, 40, `SELECT ST_X(p), ST_Y(p) FROM (
+			SELECT ST_PointOnSurface(geom) AS p FROM clearances WHERE NOT retracted ORDER BY id % 97, id LIMIT 40) s`)
+		compared := 0
+		for _, z := range []int{5, 7, 9} {
+			seen := map[tiles.Coordinate]bool{}
+			for _, p := range points {
+				c := at(p[0], p[1], z)
+				if seen[c] {
+					continue
+				}
+				seen[c] = true
+				for _, crop := range []string{"", "poppy", "cannabis"} {
+					chosen := clearances(c, acreage.Filter{Crop: crop})
+					thinned := clearances(c, acreage.Filter{Crop: crop, From: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)})
+					if len(chosen) == 0 && crop == "" {
+						t.Fatalf("%s: tile %v has no points", when, c)
+					}
+					if len(chosen) != len(thinned) {
+						t.Fatalf("%s: tile %v crop %q: %d points chosen in advance, %d thinned", when, c, crop, len(chosen), len(thinned))
+					}
+					for i := range chosen {
+						if chosen[i].ID != thinned[i].ID || !reflect.DeepEqual(chosen[i].Properties, thinned[i].Properties) ||
+							chosen[i].Geometry != thinned[i].Geometry {
+							t.Fatalf("%s: tile %v crop %q point %d: %v %v at %v, thinned %v %v at %v", when, c, crop, i,
+								chosen[i].ID, chosen[i].Properties, chosen[i].Geometry, thinned[i].ID, thinned[i].Properties, thinned[i].Geometry)
+						}
+						compared++
+					}
+				}
+			}
+		}
+		t.Logf("%s: %d points compared", when, compared)
+	}
+	first := upload(0, 1500, 3)
+	upload(0, 1500, 5) // the same cells
+	compare("two uploads")
+	if _, err := ingest.Retract(ctx, pool, first, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	compare("after retracting the first")
+	upload(1500, 1000, 3)
+	compare("after another upload")
 }

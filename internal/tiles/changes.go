@@ -82,39 +82,46 @@ const cellOf = `
 	floor((ST_X(c.point_3857) + 20037508.342789244) / (40075016.685578488 / (64 << z.z)))::int AS cx,
 	floor((20037508.342789244 - ST_Y(c.point_3857)) / (40075016.685578488 / (64 << z.z)))::int AS cy`
 
+// pointFields are the columns of point_cells that carry the chosen field,
+// as its clearance has them (migration 00028).
+const pointFields = "clearance_id, crop, cleared_on, area_m2, team, upload_id, point_3857"
+
 // AddPoints gives the cells of an upload's new fields their lowest-id field
-// of each crop.
+// of each crop and of all.
 func AddPoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	_, err := tx.Exec(ctx, `
-		INSERT INTO point_cells AS p (z, cx, cy, crop, clearance_id)
-		SELECT z, cx, cy, crop, min(id) FROM (
-			SELECT z.z, c.id, c.crop, `+cellOf+`
-			FROM clearances c, generate_series(0, 9) AS z(z)
-			WHERE c.upload_id = $1 AND NOT c.retracted) s
-		GROUP BY z, cx, cy, crop
-		ON CONFLICT (z, cx, cy, crop) DO UPDATE SET clearance_id = least(p.clearance_id, excluded.clearance_id)`, uploadID)
+		INSERT INTO point_cells AS p (z, cx, cy, crops, `+pointFields+`)
+		SELECT DISTINCT ON (z, cx, cy, crops) z, cx, cy, crops, id, crop, cleared_on, area_m2, team, upload_id, point_3857
+		FROM (SELECT z.z, k.crops, c.id, c.crop, c.cleared_on, c.area_m2, c.team, c.upload_id, c.point_3857, `+cellOf+`
+		      FROM clearances c, generate_series(0, 9) AS z(z), LATERAL (VALUES (c.crop), ('all')) AS k(crops)
+		      WHERE c.upload_id = $1 AND NOT c.retracted) s
+		ORDER BY z, cx, cy, crops, id
+		ON CONFLICT (z, cx, cy, crops) DO UPDATE SET (`+pointFields+`) =
+			(excluded.clearance_id, excluded.crop, excluded.cleared_on, excluded.area_m2, excluded.team, excluded.upload_id, excluded.point_3857)
+		WHERE excluded.clearance_id < p.clearance_id`, uploadID)
 	return err
 }
 
-// RemovePoints finds new fields (of the same crop) for the cells a
+// RemovePoints finds new fields (of the same crops) for the cells a
 // retracted upload's fields held. It runs after the clearances are marked retracted.
 func RemovePoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	_, err := tx.Exec(ctx, `
 		WITH gone AS (
 			DELETE FROM point_cells p USING clearances c
 			WHERE c.id = p.clearance_id AND c.upload_id = $1
-			RETURNING p.z, p.cx, p.cy, p.crop)
-		INSERT INTO point_cells (z, cx, cy, crop, clearance_id)
-		SELECT g.z, g.cx, g.cy, g.crop, m.id FROM gone g CROSS JOIN LATERAL (
+			RETURNING p.z, p.cx, p.cy, p.crops)
+		INSERT INTO point_cells (z, cx, cy, crops, `+pointFields+`)
+		SELECT g.z, g.cx, g.cy, g.crops, c.id, c.crop, c.cleared_on, c.area_m2, c.team, c.upload_id, c.point_3857
+		FROM gone g CROSS JOIN LATERAL (
 			SELECT min(c.id) AS id FROM clearances c, (SELECT g.z AS z) z
-			WHERE NOT c.retracted AND c.crop = g.crop
+			WHERE NOT c.retracted AND (g.crops = 'all' OR c.crop = g.crops)
 			  AND c.point_3857 && ST_MakeEnvelope(
 			        g.cx * (40075016.685578488 / (64 << g.z)) - 20037508.342789244,
 			        20037508.342789244 - (g.cy + 1) * (40075016.685578488 / (64 << g.z)),
 			        (g.cx + 1) * (40075016.685578488 / (64 << g.z)) - 20037508.342789244,
 			        20037508.342789244 - g.cy * (40075016.685578488 / (64 << g.z)), 3857)
 			  AND (`+cellTuple+`) = (g.cx, g.cy)) m
-		WHERE m.id IS NOT NULL`, uploadID)
+		JOIN clearances c ON c.id = m.id`, uploadID)
 	return err
 }
 

@@ -151,16 +151,15 @@ var tileSQL = `
 		WHERE s.z = $1 AND s.geom && b.env_buffered),
 	` + clearancePolygons + `,
 	kept_points AS (
-		-- Without a date filter, the points chosen in advance: per cell the
-		-- lowest id of the crop asked for, or of both.
-		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
-		       round((c.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres, c.team, c.upload_id,
-		       ST_AsMVTGeom(c.point_3857, b.env, 4096, 0, true) AS geom
-		FROM (SELECT min(k.clearance_id) AS id FROM point_cells k
-		      WHERE $1 < 10 AND $15 AND k.z = $1 AND ($5 = '' OR k.crop = $5)
-		        AND k.cx BETWEEN $2 * 64 AND $2 * 64 + 63 AND k.cy BETWEEN $3 * 64 AND $3 * 64 + 63
-		      GROUP BY k.cx, k.cy) k
-		JOIN clearances c ON c.id = k.id, bounds b),
+		-- Without a date filter, the points chosen in advance (point_cells):
+		-- per cell the lowest id of the crop asked for, or of both, found by
+		-- the tile's cells (64 × 64) and carrying what the layer shows.
+		SELECT k.clearance_id AS id, k.crop, k.cleared_on::text AS cleared_on,
+		       round((k.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres, k.team, k.upload_id,
+		       ST_AsMVTGeom(k.point_3857, b.env, 4096, 0, true) AS geom
+		FROM point_cells k, bounds b
+		WHERE $1 < 10 AND $15 AND k.z = $1 AND k.crops = CASE WHEN $5 = '' THEN 'all' ELSE $5 END
+		  AND k.cx / 64 = $2 AND k.cy / 64 = $3),
 	thinned_points AS (
 		-- As point_cells, the lowest id per 4×4-pixel cell, found by hashing
 		-- whole-number cells (sorting snapped geometries took seconds).
