@@ -91,11 +91,15 @@ const pointFields = "clearance_id, crop, cleared_on, area_m2, team, upload_id, p
 func AddPoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO point_cells AS p (z, cx, cy, crops, `+pointFields+`)
-		SELECT DISTINCT ON (z, cx, cy, crops) z, cx, cy, crops, id, crop, cleared_on, area_m2, team, upload_id, point_3857
-		FROM (SELECT z.z, k.crops, c.id, c.crop, c.cleared_on, c.area_m2, c.team, c.upload_id, c.point_3857, `+cellOf+`
-		      FROM clearances c, generate_series(0, 9) AS z(z), LATERAL (VALUES (c.crop), ('all')) AS k(crops)
-		      WHERE c.upload_id = $1 AND NOT c.retracted) s
-		ORDER BY z, cx, cy, crops, id
+		SELECT s.z, s.cx, s.cy, k.crops, c.id, c.crop, c.cleared_on, c.area_m2, c.team, c.upload_id, c.point_3857
+		FROM (SELECT z, cx, cy, min(id) AS all_id, min(id) FILTER (WHERE crop = 'poppy') AS poppy_id,
+		             min(id) FILTER (WHERE crop = 'cannabis') AS cannabis_id
+		      FROM (SELECT z.z, c.id, c.crop, `+cellOf+`
+		            FROM clearances c, generate_series(0, 9) AS z(z)
+		            WHERE c.upload_id = $1 AND NOT c.retracted) s
+		      GROUP BY z, cx, cy) s
+		CROSS JOIN LATERAL (VALUES ('all', s.all_id), ('poppy', s.poppy_id), ('cannabis', s.cannabis_id)) AS k(crops, id)
+		JOIN clearances c ON c.id = k.id
 		ON CONFLICT (z, cx, cy, crops) DO UPDATE SET (`+pointFields+`) =
 			(excluded.clearance_id, excluded.crop, excluded.cleared_on, excluded.area_m2, excluded.team, excluded.upload_id, excluded.point_3857)
 		WHERE excluded.clearance_id < p.clearance_id`, uploadID)
