@@ -11,8 +11,8 @@
 -- faster (docs/benchmarks.md).
 
 -- +goose Up
--- Ten zooms and three choices a cell: 24 s at a million fields here,
--- beyond the statement timeout meant for requests.
+-- Ten zooms and three choices a cell: 24 s at a million fields here, near
+-- the statement timeout meant for requests, and more on a larger archive.
 SET LOCAL statement_timeout = '1h';
 DROP TABLE point_cells;
 CREATE TABLE point_cells (
