@@ -95,6 +95,7 @@ type outline struct {
 	bound    orb.Bound
 }
 
+// river is a river or canal line and its level.
 type river struct {
 	id    uint64
 	level int
