@@ -3,6 +3,7 @@ package tiles
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -82,16 +83,19 @@ const cellOf = `
 	floor((ST_X(c.point_3857) + 20037508.342789244) / (40075016.685578488 / (64 << z.z)))::int AS cx,
 	floor((20037508.342789244 - ST_Y(c.point_3857)) / (40075016.685578488 / (64 << z.z)))::int AS cy`
 
-// pointFields are the columns of point_cells that carry the chosen field,
-// as its clearance has them (migration 00028).
-const pointFields = "clearance_id, crop, cleared_on, area_m2, team, upload_id, point_3857"
+// pointFields are the columns of point_cells that carry the chosen field
+// (migration 00028), and pointSource the same from its clearance, c.
+const (
+	pointFields = "clearance_id, crop, cleared_on, area_m2, team, upload_id, point_3857"
+	pointSource = "c.id, c.crop, c.cleared_on, c.area_m2, c.team, c.upload_id, c.point_3857"
+)
 
 // AddPoints gives the cells of an upload's new fields their lowest-id field
 // of each crop and of all.
 func AddPoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO point_cells AS p (z, cx, cy, crops, `+pointFields+`)
-		SELECT s.z, s.cx, s.cy, k.crops, c.id, c.crop, c.cleared_on, c.area_m2, c.team, c.upload_id, c.point_3857
+		SELECT s.z, s.cx, s.cy, k.crops, `+pointSource+`
 		FROM (SELECT z, cx, cy, min(id) AS all_id, min(id) FILTER (WHERE crop = 'poppy') AS poppy_id,
 		             min(id) FILTER (WHERE crop = 'cannabis') AS cannabis_id
 		      FROM (SELECT z.z, c.id, c.crop, `+cellOf+`
@@ -101,7 +105,7 @@ func AddPoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 		CROSS JOIN LATERAL (VALUES ('all', s.all_id), ('poppy', s.poppy_id), ('cannabis', s.cannabis_id)) AS k(crops, id)
 		JOIN clearances c ON c.id = k.id
 		ON CONFLICT (z, cx, cy, crops) DO UPDATE SET (`+pointFields+`) =
-			(excluded.clearance_id, excluded.crop, excluded.cleared_on, excluded.area_m2, excluded.team, excluded.upload_id, excluded.point_3857)
+			(`+strings.ReplaceAll("excluded."+pointFields, ", ", ", excluded.")+`)
 		WHERE excluded.clearance_id < p.clearance_id`, uploadID)
 	return err
 }
@@ -115,7 +119,7 @@ func RemovePoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 			WHERE c.id = p.clearance_id AND c.upload_id = $1
 			RETURNING p.z, p.cx, p.cy, p.crops)
 		INSERT INTO point_cells (z, cx, cy, crops, `+pointFields+`)
-		SELECT g.z, g.cx, g.cy, g.crops, c.id, c.crop, c.cleared_on, c.area_m2, c.team, c.upload_id, c.point_3857
+		SELECT g.z, g.cx, g.cy, g.crops, `+pointSource+`
 		FROM gone g CROSS JOIN LATERAL (
 			SELECT min(c.id) AS id FROM clearances c, (SELECT g.z AS z) z
 			WHERE NOT c.retracted AND (g.crops = 'all' OR c.crop = g.crops)
