@@ -374,7 +374,7 @@ func TestStepsLeftPending(t *testing.T) {
 	// Fields over members of five pending groups, measured in line: the
 	// groups they join are measured again, and stepped.
 	rows, err := f.pool.Query(ctx, `SELECT DISTINCT ON (g.id) ST_AsGeoJSON(ST_Translate(c.geom, 0.0002, 0.0001)), c.crop
-		FROM clearances c JOIN clearance_parts p ON p.clearance_id = c.id JOIN overlap_groups g ON g.id = p.group_id
+		FROM clearances c JOIN group_members m ON m.clearance_id = c.id JOIN overlap_groups g ON g.id = m.group_id
 		WHERE g.steps_pending ORDER BY g.id, c.id LIMIT 5`)
 	if err != nil {
 		t.Fatal(err)
@@ -688,6 +688,22 @@ func TestConcurrentCopiesCountOnce(t *testing.T) {
 func (f *fixture) matchesRecomputation(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
+	// The groups' members are stored parts, as they are, in groups of their
+	// district with two members or more.
+	var strays, misfiled, small int
+	err := f.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM group_members m LEFT JOIN clearance_parts p USING (clearance_id, district_code)
+		 WHERE p.clearance_id IS NULL OR (p.crop, p.cleared_on, p.area_m2) IS DISTINCT FROM (m.crop, m.cleared_on, m.area_m2)),
+		(SELECT count(*) FROM group_members m LEFT JOIN overlap_groups g ON g.id = m.group_id
+		 WHERE g.id IS NULL OR g.district_code <> m.district_code),
+		(SELECT count(*) FROM overlap_groups g WHERE (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) < 2)`).
+		Scan(&strays, &misfiled, &small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strays != 0 || misfiled != 0 || small != 0 {
+		t.Errorf("%d members that are not their parts, %d not in a group of their district, %d groups of fewer than two", strays, misfiled, small)
+	}
 	from, to := time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
 	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
 	for _, filter := range []acreage.Filter{{}, {Crop: "poppy"}, {Crop: "cannabis"}, {From: from, To: to},

@@ -39,11 +39,11 @@ const (
 	setAreas = `u.net, c.poppy, c.cannabis`
 )
 
-// returningParts ends a statement that changes parts (the table called p):
-// what recordDaily needs of each part it changed, as it was before the
-// change for the group.
+// returningParts ends a statement that changes parts (clearance_parts) or
+// their groups (group_members): what recordDaily needs of each part it
+// changed.
 const returningParts = `
-	RETURNING p.district_code, p.crop, p.cleared_on, p.area_m2, p.group_id`
+	RETURNING district_code, crop, cleared_on, area_m2`
 
 // partChange says how a change to a part changes its day's sums: SQL
 // expressions over the columns of returningParts.
@@ -52,9 +52,9 @@ type partChange struct{ single, gross, parts, loose string }
 var (
 	// partsAdded are new parts, all loose.
 	partsAdded = partChange{"area_m2", "area_m2", "1", "1"}
-	// partsRemoved are deleted parts, loose or grouped.
-	partsRemoved = partChange{"CASE WHEN group_id IS NULL THEN -area_m2 ELSE 0 END", "-area_m2", "-1",
-		"CASE WHEN group_id IS NULL THEN -1 ELSE 0 END"}
+	// partsRemoved are deleted parts, loose: a grouped part leaves its
+	// group first (partsUngrouped).
+	partsRemoved = partChange{"-area_m2", "-area_m2", "-1", "-1"}
 	// partsGrouped were loose and now belong to a group.
 	partsGrouped = partChange{"-area_m2", "0", "0", "-1"}
 	// partsUngrouped leave their group, loose again.

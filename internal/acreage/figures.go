@@ -44,10 +44,10 @@ const figuresSQL = `
 			UNION ALL
 			SELECT s.district_code, ` + setAreas + ` FROM (
 				SELECT g.district_code, ` + partSets + `
-				FROM overlap_groups g JOIN clearance_parts p ON p.group_id = g.id
+				FROM overlap_groups g
+				CROSS JOIN LATERAL (` + groupParts + `m.group_id = g.id AND m.cleared_on BETWEEN $1::date AND $2::date) p
 				WHERE NOT g.stepped AND g.first_day <= $2::date AND g.last_day >= $1::date
 				  AND (g.first_day < $1::date OR g.last_day > $2::date)
-				  AND p.cleared_on BETWEEN $1::date AND $2::date
 				  AND ($3::text[] IS NULL OR g.district_code = ANY($3))
 				GROUP BY g.id, g.district_code) s ` + setUnions + `) g
 		GROUP BY 1)

@@ -30,6 +30,23 @@ const globalLock = "clearmap.acreage"
 // column called code, as SQL.
 const districtLock = "hashtext('clearmap.acreage:' || code)"
 
+// joinGroups puts parts in groups (migrations/00029_group_members.sql):
+// followed by the FROM items of a query naming each part (p, a
+// clearance_parts row) and its group (target).
+const joinGroups = `INSERT INTO group_members (clearance_id, district_code, group_id, crop, cleared_on, area_m2)
+	SELECT p.clearance_id, p.district_code, target, p.crop, p.cleared_on, p.area_m2 FROM `
+
+// groupParts selects the members of overlap groups as the parts they are
+// (group_id, district_code, crop, cleared_on, area_m2, geom): followed by a
+// condition on their memberships (m). Each member's geometry is an index
+// probe of its part, whatever the planner thinks (OFFSET 0 keeps the probe
+// a subquery of its own): measureGroups turns nested loops off, and a hash
+// join would read every part stored.
+const groupParts = `SELECT m.group_id, m.district_code, m.crop, m.cleared_on, m.area_m2, part.geom
+	FROM group_members m CROSS JOIN LATERAL (SELECT p.geom FROM clearance_parts p
+		WHERE p.clearance_id = m.clearance_id AND p.district_code = m.district_code OFFSET 0) part
+	WHERE `
+
 // insertParts cuts clearances into their parts inside districts. Most fields
 // lie within one district and skip the intersection.
 const insertParts = `
@@ -143,7 +160,7 @@ func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement)
 	if len(placed.Indexes) >= LargeUpload {
 		// Not the geometries, whose statistics cost the most and which no
 		// plan here needs.
-		if _, err := tx.Exec(ctx, "ANALYZE clearance_parts (clearance_id, district_code, crop, cleared_on, field_root, group_id)"); err != nil {
+		if _, err := tx.Exec(ctx, "ANALYZE clearance_parts (clearance_id, district_code, crop, cleared_on, field_root)"); err != nil {
 			return fmt.Errorf("analyze parts: %w", err)
 		}
 	}
@@ -158,11 +175,12 @@ func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement)
 	// Overlaps of the new parts with any others, new or old: interiors must
 	// meet (fields that only share an edge add up without a union).
 	rows, err := tx.Query(ctx, `
-		SELECT n.clearance_id, n.district_code, o.clearance_id, o.group_id
+		SELECT n.clearance_id, n.district_code, o.clearance_id, m.group_id
 		FROM clearance_parts n
 		JOIN clearances c ON c.id = n.clearance_id
 		JOIN clearance_parts o ON o.district_code = n.district_code AND o.geom && n.geom
 		     AND o.clearance_id <> n.clearance_id AND ST_Relate(o.geom, n.geom, 'T********')
+		LEFT JOIN group_members m ON m.clearance_id = o.clearance_id AND m.district_code = o.district_code
 		WHERE c.upload_id = $1`, uploadID)
 	if err != nil {
 		return err
@@ -191,7 +209,11 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
 		return err
 	}
-	const parts = `FROM clearance_parts p WHERE p.clearance_id IN (SELECT id FROM clearances WHERE upload_id = $1)`
+	const (
+		ofUpload = "clearance_id IN (SELECT id FROM clearances WHERE upload_id = $1)"
+		parts    = "FROM clearance_parts WHERE " + ofUpload
+		members  = "FROM group_members WHERE " + ofUpload
+	)
 	if err := lockDistricts(ctx, tx, "SELECT DISTINCT district_code "+parts, uploadID); err != nil {
 		return err
 	}
@@ -205,8 +227,12 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	if err := countFields(ctx, tx, -1, fields); err != nil {
 		return err
 	}
-	groups, err := ids(ctx, tx, "SELECT DISTINCT group_id "+parts+" AND group_id IS NOT NULL", uploadID)
+	groups, err := ids(ctx, tx, "SELECT DISTINCT group_id "+members, uploadID)
 	if err != nil {
+		return err
+	}
+	// The parts leave their groups, then go.
+	if err := recordDaily(ctx, tx, "DELETE "+members+returningParts, partsUngrouped, uploadID); err != nil {
 		return err
 	}
 	if err := recordDaily(ctx, tx, "DELETE "+parts+returningParts, partsRemoved, uploadID); err != nil {
@@ -222,13 +248,13 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	// What is left of each group: one part or none is no group; two or more
 	// keep their group (its members no longer need to be connected: they
 	// still overlap nothing outside it).
-	if err := recordDaily(ctx, tx, `UPDATE clearance_parts p SET group_id = NULL
-		WHERE p.group_id IN (SELECT group_id FROM clearance_parts WHERE group_id = ANY($1)
-		                     GROUP BY group_id HAVING count(*) < 2)`+returningParts, partsUngrouped, groups); err != nil {
+	if err := recordDaily(ctx, tx, `DELETE FROM group_members
+		WHERE group_id IN (SELECT group_id FROM group_members WHERE group_id = ANY($1)
+		                   GROUP BY group_id HAVING count(*) < 2)`+returningParts, partsUngrouped, groups); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM overlap_groups g
-		WHERE g.id = ANY($1) AND NOT EXISTS (SELECT FROM clearance_parts p WHERE p.group_id = g.id)`, groups); err != nil {
+		WHERE g.id = ANY($1) AND NOT EXISTS (SELECT FROM group_members m WHERE m.group_id = g.id)`, groups); err != nil {
 		return err
 	}
 	if err := measureGroups(ctx, tx, groups); err != nil {
@@ -243,7 +269,7 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", globalLock); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `TRUNCATE clearance_parts, group_steps, step_starts, overlap_groups,
+	if _, err := tx.Exec(ctx, `TRUNCATE clearance_parts, group_members, group_steps, step_starts, overlap_groups,
 		acreage_daily, district_totals, field_days, field_totals`); err != nil {
 		return err
 	}
@@ -264,20 +290,20 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 		       ST_ClusterDBSCAN(geom, 0, 2) OVER (PARTITION BY district_code) AS cluster
 		FROM clearance_parts;
 		CREATE TEMP TABLE cluster_ids ON COMMIT DROP AS
-		SELECT district_code, cluster, nextval(pg_get_serial_sequence('overlap_groups', 'id')) AS group_id
+		SELECT district_code, cluster, nextval(pg_get_serial_sequence('overlap_groups', 'id')) AS target
 		FROM (SELECT DISTINCT district_code, cluster FROM clusters WHERE cluster IS NOT NULL) c;
 		INSERT INTO overlap_groups (id, district_code, first_day, last_day)
 		OVERRIDING SYSTEM VALUE
-		SELECT group_id, district_code, '2000-01-01', '2000-01-01' FROM cluster_ids`)
+		SELECT target, district_code, '2000-01-01', '2000-01-01' FROM cluster_ids`)
 	if err != nil {
 		return err
 	}
-	if err := recordDaily(ctx, tx, `UPDATE clearance_parts p SET group_id = i.group_id
-		FROM clusters c JOIN cluster_ids i USING (district_code, cluster)
-		WHERE p.clearance_id = c.clearance_id AND p.district_code = c.district_code`+returningParts, partsGrouped); err != nil {
+	if err := recordDaily(ctx, tx, joinGroups+`clusters c JOIN cluster_ids i USING (district_code, cluster)
+		JOIN clearance_parts p ON p.clearance_id = c.clearance_id AND p.district_code = c.district_code`+returningParts,
+		partsGrouped); err != nil {
 		return err
 	}
-	groups, err := ids(ctx, tx, "SELECT group_id FROM cluster_ids")
+	groups, err := ids(ctx, tx, "SELECT target FROM cluster_ids")
 	if err != nil {
 		return err
 	}
@@ -397,17 +423,16 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 	batch.Queue(`INSERT INTO overlap_groups (id, district_code, first_day, last_day)
 		OVERRIDING SYSTEM VALUE SELECT id, district, '2000-01-01', '2000-01-01'
 		FROM unnest($1::bigint[], $2::text[]) AS m(id, district)`, newGroups, newDistricts)
-	batch.Queue(`UPDATE clearance_parts p SET group_id = m.target
-		FROM unnest($1::bigint[], $2::bigint[]) AS m(old, target) WHERE p.group_id = m.old`, mergedFrom, target)
+	batch.Queue(`UPDATE group_members g SET group_id = m.target
+		FROM unnest($1::bigint[], $2::bigint[]) AS m(old, target) WHERE g.group_id = m.old`, mergedFrom, target)
 	batch.Queue(`DELETE FROM overlap_groups WHERE id = ANY($1)`, mergedFrom)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return err
 	}
 	// The parts a component adds are loose: a part in a group stands for
 	// its group above.
-	if err := recordDaily(ctx, tx, `UPDATE clearance_parts p SET group_id = m.target
-		FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS m(clearance_id, district_code, target)
-		WHERE p.clearance_id = m.clearance_id AND p.district_code = m.district_code`+returningParts,
+	if err := recordDaily(ctx, tx, joinGroups+`unnest($1::bigint[], $2::text[], $3::bigint[]) AS m(clearance_id, district_code, target)
+		JOIN clearance_parts p ON p.clearance_id = m.clearance_id AND p.district_code = m.district_code`+returningParts,
 		partsGrouped, partClearances, partDistricts, partTargets); err != nil {
 		return err
 	}
@@ -447,7 +472,7 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	_, err := tx.Exec(ctx, `
 		UPDATE overlap_groups g SET first_day = s.first_day, last_day = s.last_day, stepped = true, steps_pending = false,
 		       net_m2 = NULL, poppy_m2 = NULL, cannabis_m2 = NULL
-		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day FROM clearance_parts
+		FROM (SELECT group_id, min(cleared_on) AS first_day, max(cleared_on) AS last_day FROM group_members
 		      WHERE $3 AND group_id = ANY($1) GROUP BY group_id HAVING count(DISTINCT cleared_on) <= $2) s
 		WHERE g.id = s.group_id`, groups, maxSteppedDays, inline)
 	if err != nil {
@@ -458,7 +483,7 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 		       steps_pending = s.days <= $2, (net_m2, poppy_m2, cannabis_m2) = (`+setAreas+`)
 		FROM (SELECT p.group_id, min(p.cleared_on) AS first_day, max(p.cleared_on) AS last_day,
 		             count(DISTINCT p.cleared_on) AS days, `+partSets+`
-		      FROM clearance_parts p WHERE p.group_id = ANY($1) GROUP BY p.group_id
+		      FROM (`+groupParts+`m.group_id = ANY($1)) p GROUP BY p.group_id
 		      HAVING NOT ($3 AND count(DISTINCT p.cleared_on) <= $2)) s `+setUnions+`
 		WHERE g.id = s.group_id`, groups, maxSteppedDays, inline)
 	if err != nil {
@@ -482,8 +507,7 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 func insertSteps(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	_, err := tx.Exec(ctx, `
 		WITH members AS MATERIALIZED (
-			SELECT p.group_id, p.district_code, p.cleared_on, p.crop, p.area_m2, p.geom FROM clearance_parts p
-			WHERE p.group_id = ANY($1) AND p.group_id IN (SELECT id FROM overlap_groups WHERE id = ANY($1) AND stepped)),
+			`+groupParts+`m.group_id = ANY($1) AND m.group_id IN (SELECT id FROM overlap_groups WHERE id = ANY($1) AND stepped)),
 		days AS (
 			SELECT group_id, district_code, day,
 			       coalesce(lag(day) OVER (PARTITION BY group_id ORDER BY day), '1999-12-31') AS prev
@@ -616,11 +640,14 @@ func UploadAreas(ctx context.Context, tx pgx.Tx, uploadID int64) ([]DistrictArea
 			SELECT code, CASE WHEN n = 1 THEN area ELSE ST_Area(ST_UnaryUnion(geoms)::geography) END AS m2
 			FROM (SELECT p.district_code AS code, count(*) AS n, sum(p.area_m2) AS area, ST_Collect(p.geom) AS geoms
 			      FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
-			      WHERE c.upload_id = $1 AND p.group_id IS NOT NULL GROUP BY p.district_code, p.group_id) g
+			      JOIN group_members m ON m.clearance_id = p.clearance_id AND m.district_code = p.district_code
+			      WHERE c.upload_id = $1 GROUP BY p.district_code, m.group_id) g
 			UNION ALL
 			SELECT p.district_code, sum(p.area_m2)
 			FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
-			WHERE c.upload_id = $1 AND p.group_id IS NULL GROUP BY p.district_code) x
+			WHERE c.upload_id = $1 AND NOT EXISTS (SELECT FROM group_members m
+				WHERE m.clearance_id = p.clearance_id AND m.district_code = p.district_code)
+			GROUP BY p.district_code) x
 		JOIN districts d ON d.code = x.code
 		GROUP BY x.code, d.name ORDER BY x.code`, uploadID)
 	if err != nil {

@@ -224,7 +224,7 @@ func (s *Service) Store(ctx context.Context, u Upload) (Result, error) {
 		// (planned on an empty table's statistics, the near-duplicate search
 		// took 33 s at 100,000 fields), but not its geometries, whose
 		// statistics took 70% of this statement's time.
-		s.DB.Exec(ctx, "ANALYZE "+analyzedClearances+`, clearance_parts, overlap_groups, group_steps, step_starts,
+		s.DB.Exec(ctx, "ANALYZE "+analyzedClearances+`, clearance_parts, group_members, overlap_groups, group_steps, step_starts,
 			acreage_daily, district_totals, field_days, field_totals, point_cells`)
 	}
 	return result, nil
