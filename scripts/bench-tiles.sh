@@ -12,7 +12,7 @@
 # (BENCH_TILE_PORT, default 8090) with the given cache size (0 = cold: every
 # request builds its tile) and the reference on PORT+1 (never cached, as
 # pg_tileserv by default), both against DATABASE_URL, and prints a Markdown
-# table.
+# table. BENCH_TILE_ZOOMS picks the zooms (default "5 7 9 11 13 15").
 #
 #   DATABASE_URL=... TOKEN=cm_... scripts/bench-tiles.sh CACHE_MB [SECONDS]
 set -eu
@@ -63,7 +63,7 @@ measure() {
 
 echo "| zoom | tiles | req/s | p50 ms | p99 ms | reference req/s | reference p50 ms | reference p99 ms | ratio | median bytes | largest bytes | reference median bytes | errors |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-for z in 5 7 9 11 13 15; do
+for z in ${BENCH_TILE_ZOOMS:-5 7 9 11 13 15}; do
 	# Tile x/y of each point at zoom z; the first 20 distinct.
 	awk -v z="$z" 'BEGIN { n = 2^z; pi = atan2(0, -1) }
 		{ lat = $2 * pi / 180; t = sprintf("%d/%d", ($1 + 180) / 360 * n, (1 - log(sin(lat)/cos(lat) + 1/cos(lat)) / pi) / 2 * n)
