@@ -78,10 +78,14 @@ func AllChanged(ctx context.Context, tx pgx.Tx) error {
 // Mercator (tiles are drawn 256 pixels wide).
 const quarterPixel = "2 * 20037508.342789244 / (1 << z) / 256 / 4"
 
-// cellOf computes a point's cell at zoom z (see migrations/00010_point_cells.sql).
-const cellOf = `
-	floor((ST_X(c.point_3857) + 20037508.342789244) / (40075016.685578488 / (64 << z.z)))::int AS cx,
-	floor((20037508.342789244 - ST_Y(c.point_3857)) / (40075016.685578488 / (64 << z.z)))::int AS cy`
+// cellX and cellY are the column and row of the cell of a clearance c's
+// point at zoom z.z (see migrations/00010_point_cells.sql); cellOf selects
+// them as cx and cy.
+const (
+	cellX  = "floor((ST_X(c.point_3857) + 20037508.342789244) / (40075016.685578488 / (64 << z.z)))::int"
+	cellY  = "floor((20037508.342789244 - ST_Y(c.point_3857)) / (40075016.685578488 / (64 << z.z)))::int"
+	cellOf = cellX + " AS cx, " + cellY + " AS cy"
+)
 
 // pointFields are the columns of point_cells that carry the chosen field
 // (migration 00028), and pointSource the same from its clearance, c.
@@ -128,10 +132,7 @@ func RemovePoints(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 			        20037508.342789244 - (g.cy + 1) * (40075016.685578488 / (64 << g.z)),
 			        (g.cx + 1) * (40075016.685578488 / (64 << g.z)) - 20037508.342789244,
 			        20037508.342789244 - g.cy * (40075016.685578488 / (64 << g.z)), 3857)
-			  AND (`+cellTuple+`) = (g.cx, g.cy)) m
+			  AND (`+cellX+`, `+cellY+`) = (g.cx, g.cy)) m
 		JOIN clearances c ON c.id = m.id`, uploadID)
 	return err
 }
-
-const cellTuple = `floor((ST_X(c.point_3857) + 20037508.342789244) / (40075016.685578488 / (64 << z.z)))::int,
-	floor((20037508.342789244 - ST_Y(c.point_3857)) / (40075016.685578488 / (64 << z.z)))::int`

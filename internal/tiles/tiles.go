@@ -30,6 +30,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,10 +90,13 @@ const tileBounds = `bounds AS (
 		SELECT ST_TileEnvelope($1, $2, $3) AS env,
 		       ST_TileEnvelope($1, $2, $3, margin => ` + "64.0 / 4096" + `) AS env_buffered)`
 
+// acreSQL is acreage.AcreM2 written as SQL.
+var acreSQL = strconv.FormatFloat(acreage.AcreM2, 'f', -1, 64)
+
 // clearancePolygons is the clearances layer's features from zoom 10 up.
-const clearancePolygons = `clearance_polygons AS MATERIALIZED (
+var clearancePolygons = `clearance_polygons AS MATERIALIZED (
 		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
-		       round((c.area_m2 / 4046.8564224)::numeric, CASE WHEN $1 < 12 THEN 1 ELSE 4 END)::float8 AS acres,
+		       round((c.area_m2 / ` + acreSQL + `)::numeric, CASE WHEN $1 < 12 THEN 1 ELSE 4 END)::float8 AS acres,
 		       c.team, c.upload_id,
 		       -- Douglas-Peucker (keeping the fields it would collapse) to half a
 		       -- pixel below zoom 12 and a quarter from it; ST_AsMVTGeom makes
@@ -127,9 +131,9 @@ var tileSQL = `
 		UNION ALL
 		-- Unfiltered, the precomputed totals serve directly.
 		SELECT district_code,
-		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'all'), 0) / 4046.8564224)::numeric, 4)::float8,
-		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'poppy'), 0) / 4046.8564224)::numeric, 4)::float8,
-		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'cannabis'), 0) / 4046.8564224)::numeric, 4)::float8,
+		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'all'), 0) / ` + acreSQL + `)::numeric, 4)::float8,
+		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'poppy'), 0) / ` + acreSQL + `)::numeric, 4)::float8,
+		       round((coalesce(max(net_m2) FILTER (WHERE crop = 'cannabis'), 0) / ` + acreSQL + `)::numeric, 4)::float8,
 		       NULL::int -- read in district_features, for the tile's districts only
 		FROM district_totals WHERE $14 GROUP BY district_code),
 	province_features AS MATERIALIZED (
@@ -155,7 +159,7 @@ var tileSQL = `
 		-- per cell the lowest id of the crop asked for, or of both, found by
 		-- the tile's cells (64 × 64) and carrying what the layer shows.
 		SELECT k.clearance_id AS id, k.crop, k.cleared_on::text AS cleared_on,
-		       round((k.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres, k.team, k.upload_id,
+		       round((k.area_m2 / ` + acreSQL + `)::numeric, 4)::float8 AS acres, k.team, k.upload_id,
 		       ST_AsMVTGeom(k.point_3857, b.env, 4096, 0, true) AS geom
 		FROM point_cells k, bounds b
 		WHERE $1 < 10 AND $15 AND k.z = $1 AND k.crops = CASE WHEN $5 = '' THEN 'all' ELSE $5 END
@@ -164,7 +168,7 @@ var tileSQL = `
 		-- As point_cells, the lowest id per 4×4-pixel cell, found by hashing
 		-- whole-number cells (sorting snapped geometries took seconds).
 		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
-		       round((c.area_m2 / 4046.8564224)::numeric, 4)::float8 AS acres, c.team, c.upload_id,
+		       round((c.area_m2 / ` + acreSQL + `)::numeric, 4)::float8 AS acres, c.team, c.upload_id,
 		       ST_AsMVTGeom(c.point_3857, b.env, 4096, 0, true) AS geom
 		FROM (SELECT min(c.id) AS id
 		      FROM clearances c, bounds b
@@ -215,7 +219,7 @@ var tileSQL = `
 // static layers it sees, and the stored figures of the districts $8 (the
 // tile's; none when filtered): net square metres, all crops, poppy and
 // cannabis, and fields.
-const fieldsSQL = `
+var fieldsSQL = `
 	WITH ` + tileBounds + `,
 	` + clearancePolygons + `,
 	clearance_features AS (SELECT * FROM clearance_polygons WHERE geom IS NOT NULL)
