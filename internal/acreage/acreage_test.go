@@ -851,3 +851,126 @@ func TestProgressOverTwoYears(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadsStoredMeanwhile stores and retracts other uploads while an
+// upload is between its two phases (planned against the fields stored
+// when it began, not yet locked): copies of its fields, fields over them,
+// an upload stored and retracted, the retraction of an earlier one. Under
+// its locks the upload must take them all in: its copies of fields stored
+// meanwhile are near-duplicates, the groups it planned are measured again
+// where their members changed, and every figure matches a recomputation,
+// whether the groups are measured in line or planned and left pending.
+func TestUploadsStoredMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	for _, inline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			f := newFixture(t)
+			rng := rand.New(rand.NewPCG(9, 9))
+			if !inline {
+				defer acreage.SetStepsInline(0)()
+			}
+			f.randomUploads(t, rng, 6, 1)
+			var uploads []int64
+			if err := f.pool.QueryRow(ctx, "SELECT array_agg(id ORDER BY id) FROM uploads WHERE status = 'accepted'").Scan(&uploads); err != nil {
+				t.Fatal(err)
+			}
+			square := func(id, crop, day string, lon, lat, side float64) string {
+				return field(id, crop, day, "Polygon", square(lon, lat, side))
+			}
+			for round := range 4 {
+				type shape struct {
+					crop           string
+					lon, lat, side float64
+				}
+				var shapes []shape
+				var features []string
+				for i := range 12 {
+					sh := shape{[]string{"poppy", "cannabis"}[rng.IntN(2)], 71.30 + rng.Float64()*0.02, 34.00 + rng.Float64()*0.01, 0.001 + rng.Float64()*0.002}
+					shapes = append(shapes, sh)
+					features = append(features, square(fmt.Sprintf("U%d-%d", round, i), sh.crop, fmt.Sprintf("2026-03-%02d", 1+rng.IntN(28)), sh.lon, sh.lat, sh.side))
+				}
+				// A field over two stored fields that overlap nothing else,
+				// in uploads of their own: the first is retracted
+				// meanwhile, and the group planned with both is not the one
+				// written.
+				// And a field over one such stored field, retracted
+				// meanwhile: the upload's field is left in no group.
+				lone := 71.34 + float64(round)*0.01
+				lonely := f.upload(t, square(fmt.Sprintf("L%d-1", round), "poppy", "2026-03-05", lone, 34.05, 0.002),
+					square(fmt.Sprintf("M%d", round), "cannabis", "2026-03-05", lone, 34.06, 0.002))
+				f.upload(t, square(fmt.Sprintf("L%d-2", round), "poppy", "2026-03-06", lone+0.0025, 34.05, 0.002))
+				features = append(features, square(fmt.Sprintf("U%d-L", round), "poppy", "2026-03-07", lone+0.001, 34.0505, 0.0025),
+					square(fmt.Sprintf("U%d-M", round), "cannabis", "2026-03-07", lone+0.0005, 34.0605, 0.002))
+				// Copies of stored fields: the upload joins their fields.
+				rows, err := f.pool.Query(ctx, `SELECT ST_AsGeoJSON(ST_Translate(geom, 0.00002, 0)), crop, upload_id FROM clearances
+					WHERE NOT retracted ORDER BY id OFFSET $1 LIMIT 3`, rng.IntN(40))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var copiedUpload int64
+				for rows.Next() {
+					var geometry, crop string
+					if err := rows.Scan(&geometry, &crop, &copiedUpload); err != nil {
+						t.Fatal(err)
+					}
+					features = append(features, fmt.Sprintf(`{"type":"Feature","properties":{"crop":%q,"cleared_on":"2026-03-09"},"geometry":%s}`, crop, geometry))
+				}
+				if err := rows.Err(); err != nil {
+					t.Fatal(err)
+				}
+
+				// Meanwhile, each touching a quarter of the upload's fields:
+				// another team's copies (nudged, another day), fields half
+				// over them, an upload over them stored and retracted; and
+				// the retractions of the upload of a field it copies, whose
+				// planned groups lose that field, and of the first lonely
+				// field. The last quarter's groups stay as planned.
+				copied := map[string]bool{}
+				restore := acreage.SetBeforeLock(func() {
+					var copies, over, gone []string
+					for i, sh := range shapes {
+						switch i % 4 {
+						case 0:
+							copied[fmt.Sprintf("U%d-%d", round, i)] = true
+							copies = append(copies, square(fmt.Sprintf("V%d-%d", round, i), sh.crop, "2026-03-20", sh.lon+sh.side*0.02, sh.lat, sh.side))
+						case 1:
+							over = append(over, square(fmt.Sprintf("W%d-%d", round, i), sh.crop, "2026-03-21", sh.lon+sh.side/2, sh.lat+sh.side/3, sh.side))
+						case 2:
+							gone = append(gone, square(fmt.Sprintf("X%d-%d", round, i), "poppy", "2026-03-22", sh.lon-sh.side/3, sh.lat, sh.side))
+						}
+					}
+					uploads = append(uploads, f.upload(t, copies...), f.upload(t, over...))
+					for _, id := range []int64{f.upload(t, gone...), copiedUpload, lonely} {
+						if _, err := ingest.Retract(ctx, f.pool, id, "admin"); err != nil {
+							t.Fatal(err)
+						}
+					}
+				})
+				id := f.upload(t, features...)
+				restore()
+				if len(copied) == 0 {
+					t.Fatal("the upload did not lock")
+				}
+				uploads = append(uploads, id)
+				rows, err = f.pool.Query(ctx, "SELECT field_id, duplicate_of IS NOT NULL FROM clearances WHERE upload_id = $1 AND field_id IS NOT NULL", id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var fieldID string
+					var duplicate bool
+					if err := rows.Scan(&fieldID, &duplicate); err != nil {
+						t.Fatal(err)
+					}
+					if copied[fieldID] && !duplicate {
+						t.Errorf("round %d: %s, copied while it was stored, is not a near-duplicate", round, fieldID)
+					}
+				}
+				if err := rows.Err(); err != nil {
+					t.Fatal(err)
+				}
+				f.matchesRecomputation(t)
+			}
+		})
+	}
+}

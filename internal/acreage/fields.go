@@ -90,14 +90,15 @@ const countFieldsSQL = `
 	GROUP BY 1, 2, 3, 4`
 
 // countFields records, with the given sign, the field_days rows of the
-// fields with the given roots as their parts are now. Counting the fields a
-// change touches with -1 before it and +1 after it leaves in field_delta
-// exactly the change.
-func countFields(ctx context.Context, tx pgx.Tx, sign int, roots []int64) error {
+// fields with the given roots as their parts are now, leaving out those of
+// upload except (0 for none). Counting the fields a change touches with -1
+// before it and +1 after it leaves in field_delta exactly the change.
+func countFields(ctx context.Context, tx pgx.Tx, sign int, roots []int64, except int64) error {
 	if len(roots) == 0 {
 		return nil
 	}
-	return recordFields(ctx, tx, "p.field_root = ANY($4)", sign, National, noDay, roots)
+	return recordFields(ctx, tx, "p.field_root = ANY($4) AND p.clearance_id NOT IN (SELECT id FROM clearances WHERE upload_id = $5)",
+		sign, National, noDay, roots, except)
 }
 
 // countAllFields records the field_days rows of every field.

@@ -18,12 +18,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Locks. Maintenance of one district must not interleave with another
-// upload's, or two overlapping fields could each miss the other and count
-// twice. Uploads lock the districts they touch (in code order, so two uploads
-// never wait on each other in a cycle) while sharing the global lock, then
-// the fields they change (lockFields); a rebuild takes the global lock
-// alone.
+// Locks. The writes of one district's figures must not interleave with
+// another upload's, or two overlapping fields could each miss the other and
+// count twice. Uploads and retractions lock the districts they touch (in
+// code order, so two never wait on each other in a cycle) while sharing the
+// global lock, then the fields they change (lockFields); an upload makes
+// its searches and unions before it locks (Upload), and takes in under the
+// locks what was stored meanwhile. A rebuild takes the global lock alone.
 const globalLock = "clearmap.acreage"
 
 // districtLock is the key of the maintenance lock of the district in a
@@ -85,124 +86,6 @@ const insertWholeParts = `
 // one, minutes for 100,000 fields.
 const LargeUpload = 5000
 
-// Placement says, for an upload's fields by feature index, the district
-// each lies wholly within, as the uploader already found (ingest places most
-// fields in Go, boundaries.Pieces): Districts[i] for Indexes[i], or "" when
-// the field must be cut by the districts. Fields not listed are not counted.
-type Placement struct {
-	Indexes   []int32
-	Districts []string
-}
-
-// LockUpload takes the locks AddUpload needs for an upload's new
-// clearances: the districts they touch. Taken before the upload looks for
-// near-duplicates among the stored clearances, they make two uploads of the
-// same field in turn, so the later one finds the earlier's and the field
-// counts once. It runs in the upload's transaction, after the clearances
-// are inserted.
-func LockUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement) error {
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared(hashtext($1))", globalLock); err != nil {
-		return fmt.Errorf("lock upload: %w", err)
-	}
-	var cut []int32
-	var districts []string
-	for i, idx := range placed.Indexes {
-		if d := placed.Districts[i]; d != "" {
-			districts = append(districts, d)
-		} else {
-			cut = append(cut, idx)
-		}
-	}
-	// Every district a part can fall in: AddUpload then takes no lock it
-	// does not hold already.
-	err := lockDistricts(ctx, tx, `SELECT unnest($1::text[]) UNION
-		SELECT p.district_code FROM clearances c JOIN district_pieces p ON ST_Intersects(c.geom, p.geom)
-		WHERE c.upload_id = $2 AND c.feature_index = ANY($3)`, districts, uploadID, cut)
-	if err != nil {
-		return fmt.Errorf("lock upload: %w", err)
-	}
-	return nil
-}
-
-// AddUpload brings the figures up to date with an upload's new clearances.
-// It runs in the upload's transaction, after LockUpload.
-func AddUpload(ctx context.Context, tx pgx.Tx, uploadID int64, placed Placement) error {
-	// The fields the new clearances join: their near-duplicates' fields,
-	// counted before and after; the other clearances are new fields.
-	if err := findRoots(ctx, tx, "upload_id = $1", uploadID); err != nil {
-		return err
-	}
-	joined, err := ids(ctx, tx, "SELECT DISTINCT root FROM field_roots")
-	if err != nil {
-		return fmt.Errorf("fields joined: %w", err)
-	}
-	if err := lockFields(ctx, tx, joined); err != nil {
-		return err
-	}
-	if err := countFields(ctx, tx, -1, joined); err != nil {
-		return err
-	}
-	var whole, cut []int32
-	var wholeDistricts []string
-	for i, idx := range placed.Indexes {
-		if d := placed.Districts[i]; d != "" {
-			whole, wholeDistricts = append(whole, idx), append(wholeDistricts, d)
-		} else {
-			cut = append(cut, idx)
-		}
-	}
-	if err := recordDaily(ctx, tx, insertWholeParts, partsAdded, uploadID, whole, wholeDistricts); err != nil {
-		return err
-	}
-	if err := recordDaily(ctx, tx, fmt.Sprintf(insertParts, "c.upload_id = $1 AND c.feature_index = ANY($2)"), partsAdded, uploadID, cut); err != nil {
-		return err
-	}
-	if len(placed.Indexes) >= LargeUpload {
-		// Not the geometries, whose statistics cost the most and which no
-		// plan here needs.
-		if _, err := tx.Exec(ctx, "ANALYZE clearance_parts (clearance_id, district_code, crop, cleared_on, field_root)"); err != nil {
-			return fmt.Errorf("analyze parts: %w", err)
-		}
-	}
-	added, err := ids(ctx, tx, `SELECT DISTINCT p.field_root FROM clearance_parts p
-		JOIN clearances c ON c.id = p.clearance_id WHERE c.upload_id = $1`, uploadID)
-	if err != nil {
-		return fmt.Errorf("fields added: %w", err)
-	}
-	if err := countFields(ctx, tx, +1, append(joined, added...)); err != nil {
-		return err
-	}
-	// Overlaps of the new parts with any others, new or old: interiors must
-	// meet (fields that only share an edge add up without a union).
-	rows, err := tx.Query(ctx, `
-		SELECT n.clearance_id, n.district_code, o.clearance_id, m.group_id
-		FROM clearance_parts n
-		JOIN clearances c ON c.id = n.clearance_id
-		JOIN clearance_parts o ON o.district_code = n.district_code AND o.geom && n.geom
-		     AND o.clearance_id <> n.clearance_id AND ST_Relate(o.geom, n.geom, 'T********')
-		LEFT JOIN group_members m ON m.clearance_id = o.clearance_id AND m.district_code = o.district_code
-		WHERE c.upload_id = $1`, uploadID)
-	if err != nil {
-		return err
-	}
-	var overlaps []overlap
-	for rows.Next() {
-		var o overlap
-		if err := rows.Scan(&o.a.clearance, &o.a.district, &o.b.clearance, &o.bGroup); err != nil {
-			return err
-		}
-		o.b.district = o.a.district
-		overlaps = append(overlaps, o)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if err := regroup(ctx, tx, overlaps); err != nil {
-		return err
-	}
-	return refresh(ctx, tx)
-}
-
 // RemoveUpload takes a retracted upload's clearances out of the figures. It
 // runs in the retraction's transaction.
 func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
@@ -224,7 +107,7 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	if err := lockFields(ctx, tx, fields); err != nil {
 		return err
 	}
-	if err := countFields(ctx, tx, -1, fields); err != nil {
+	if err := countFields(ctx, tx, -1, fields, 0); err != nil {
 		return err
 	}
 	groups, err := ids(ctx, tx, "SELECT DISTINCT group_id "+members, uploadID)
@@ -239,7 +122,7 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 		return err
 	}
 	// A field keeps counting through its other clearances.
-	if err := countFields(ctx, tx, +1, fields); err != nil {
+	if err := countFields(ctx, tx, +1, fields, 0); err != nil {
 		return err
 	}
 	if err := dropSteps(ctx, tx, groups); err != nil {
@@ -248,13 +131,7 @@ func RemoveUpload(ctx context.Context, tx pgx.Tx, uploadID int64) error {
 	// What is left of each group: one part or none is no group; two or more
 	// keep their group (its members no longer need to be connected: they
 	// still overlap nothing outside it).
-	if err := recordDaily(ctx, tx, `DELETE FROM group_members
-		WHERE group_id IN (SELECT group_id FROM group_members WHERE group_id = ANY($1)
-		                   GROUP BY group_id HAVING count(*) < 2)`+returningParts, partsUngrouped, groups); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM overlap_groups g
-		WHERE g.id = ANY($1) AND NOT EXISTS (SELECT FROM group_members m WHERE m.group_id = g.id)`, groups); err != nil {
+	if err := dissolveSmall(ctx, tx, groups); err != nil {
 		return err
 	}
 	if err := measureGroups(ctx, tx, groups); err != nil {
@@ -319,58 +196,78 @@ type part struct {
 	district  string
 }
 
-// overlap is a new part a whose interior meets part b, which may already
+// overlap is a new part a whose interior meets part b; either may already
 // belong to a group.
 type overlap struct {
-	a, b   part
-	bGroup *int64
+	a, b           part
+	aGroup, bGroup *int64
 }
 
-// regroup merges each set of overlapping parts, with the groups they
-// already belong to, into one group, and measures the groups it changed.
-func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
-	if len(overlaps) == 0 {
-		return nil
+// component is a set of connected parts: the groups it merges and the
+// loose parts it adds; the group it makes once written (regroup), and the
+// planned group (Upload.Plan) it is exactly, if any (-1 if not).
+type component struct {
+	district string
+	groups   []int64
+	parts    []part
+	id       int64
+	planned  int32
+}
+
+// connect finds the components the overlaps make, each group standing for
+// its members.
+func connect(overlaps []overlap) []*component {
+	// Union-find over nodes numbered as they come: a part, or a group,
+	// which stands for all its members.
+	var (
+		parent []int32
+		parts  = map[part]int32{}
+		groups = map[int64]int32{}
+		nodes  []any // each node's part or group
+	)
+	add := func(key any) int32 {
+		parent = append(parent, int32(len(parent)))
+		nodes = append(nodes, key)
+		return int32(len(parent) - 1)
 	}
-	// Union-find over parts; a part in a group stands for the whole group.
-	parent := map[any]any{}
-	var find func(x any) any
-	find = func(x any) any {
-		p, ok := parent[x]
-		if !ok || p == x {
-			parent[x] = x
-			return x
-		}
-		root := find(p)
-		parent[x] = root
-		return root
-	}
-	union := func(a, b any) { parent[find(a)] = find(b) }
-	node := func(p part, group *int64) any {
+	node := func(p part, group *int64) int32 {
 		if group != nil {
-			return *group
+			n, ok := groups[*group]
+			if !ok {
+				n = add(*group)
+				groups[*group] = n
+			}
+			return n
 		}
-		return p
+		n, ok := parts[p]
+		if !ok {
+			n = add(p)
+			parts[p] = n
+		}
+		return n
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]] // path halving
+			x = parent[x]
+		}
+		return x
 	}
 	for _, o := range overlaps {
-		union(node(o.a, nil), node(o.b, o.bGroup))
+		a, b := node(o.a, o.aGroup), node(o.b, o.bGroup)
+		parent[find(a)] = find(b)
 	}
-
-	// For each component: the groups it merges and the loose parts it adds.
-	type component struct {
-		district string
-		groups   []int64
-		parts    []part
-	}
-	components := map[any]*component{}
-	for x := range parent {
-		root := find(x)
-		c := components[root]
+	byRoot := map[int32]*component{}
+	var components []*component
+	for x, key := range nodes {
+		root := find(int32(x))
+		c := byRoot[root]
 		if c == nil {
-			c = &component{}
-			components[root] = c
+			c = &component{planned: -1}
+			byRoot[root] = c
+			components = append(components, c)
 		}
-		switch v := x.(type) {
+		switch v := key.(type) {
 		case int64:
 			c.groups = append(c.groups, v)
 		case part:
@@ -378,7 +275,13 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 			c.district = v.district
 		}
 	}
+	return components
+}
 
+// regroup merges each component's parts with the groups they already
+// belong to into one group, and sets each component's group, to be
+// measured.
+func regroup(ctx context.Context, tx pgx.Tx, components []*component) error {
 	var (
 		newGroups          []int64
 		newDistricts       []string
@@ -386,7 +289,6 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 		partDistricts      []string
 		partTargets        []int64
 		mergedFrom, target []int64
-		changed            []int64
 	)
 	need := 0
 	for _, c := range components {
@@ -414,7 +316,7 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 		for _, p := range c.parts {
 			partClearances, partDistricts, partTargets = append(partClearances, p.clearance), append(partDistricts, p.district), append(partTargets, id)
 		}
-		changed = append(changed, id)
+		c.id = id
 	}
 	if err := dropSteps(ctx, tx, mergedFrom); err != nil {
 		return err
@@ -436,7 +338,22 @@ func regroup(ctx context.Context, tx pgx.Tx, overlaps []overlap) error {
 		partsGrouped, partClearances, partDistricts, partTargets); err != nil {
 		return err
 	}
-	return measureGroups(ctx, tx, changed)
+	return nil
+}
+
+// dissolveSmall ends those of the given groups left with fewer than two
+// members: one part or none is no group.
+func dissolveSmall(ctx context.Context, tx pgx.Tx, groups []int64) error {
+	if err := recordDaily(ctx, tx, `DELETE FROM group_members
+		WHERE group_id IN (SELECT group_id FROM group_members WHERE group_id = ANY($1)
+		                   GROUP BY group_id HAVING count(*) < 2)`+returningParts, partsUngrouped, groups); err != nil {
+		return fmt.Errorf("dissolve groups: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM overlap_groups g
+		WHERE g.id = ANY($1) AND NOT EXISTS (SELECT FROM group_members m WHERE m.group_id = g.id)`, groups); err != nil {
+		return fmt.Errorf("dissolve groups: %w", err)
+	}
+	return nil
 }
 
 // maxSteppedDays bounds a group's steps (n days give n(n+1)/2 of them, each
@@ -479,12 +396,8 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 		return err
 	}
 	_, err = tx.Exec(ctx, `
-		UPDATE overlap_groups g SET first_day = s.first_day, last_day = s.last_day, stepped = false,
-		       steps_pending = s.days <= $2, (net_m2, poppy_m2, cannabis_m2) = (`+setAreas+`)
-		FROM (SELECT p.group_id, min(p.cleared_on) AS first_day, max(p.cleared_on) AS last_day,
-		             count(DISTINCT p.cleared_on) AS days, `+partSets+`
-		      FROM (`+groupParts+`m.group_id = ANY($1)) p GROUP BY p.group_id
-		      HAVING NOT ($3 AND count(DISTINCT p.cleared_on) <= $2)) s `+setUnions+`
+		UPDATE overlap_groups g SET `+setNetAreas+`
+		FROM (`+netAreas(groupParts+`m.group_id = ANY($1)`, `NOT ($3 AND count(DISTINCT p.cleared_on) <= $2)`)+`) s
 		WHERE g.id = s.group_id`, groups, maxSteppedDays, inline)
 	if err != nil {
 		return err
@@ -500,6 +413,26 @@ func measureGroups(ctx context.Context, tx pgx.Tx, groups []int64) error {
 	_, err = tx.Exec(ctx, "SELECT set_config('enable_nestloop', 'on', true)")
 	return err
 }
+
+// netAreas selects, for each group of the parts that the query parts
+// selects (group_id, crop, cleared_on, area_m2 and geom of each member)
+// and that satisfies having, its first and last days, how many days it
+// has, and its net, poppy and cannabis areas.
+func netAreas(parts, having string) string {
+	return `SELECT s.group_id, s.first_day, s.last_day, s.days, ` + setAreas + ` FROM (
+		SELECT p.group_id, min(p.cleared_on) AS first_day, max(p.cleared_on) AS last_day,
+		       count(DISTINCT p.cleared_on) AS days, ` + partSets + `
+		FROM (` + parts + `) p GROUP BY p.group_id HAVING ` + having + `) s ` + setUnions
+}
+
+// A group measured by its net areas: its columns (netAreaColumns) take
+// their values (netAreaValues) from s, a row of netAreas. Its steps are
+// left pending if it has few enough days ($2, maxSteppedDays).
+const (
+	netAreaColumns = "first_day, last_day, stepped, steps_pending, net_m2, poppy_m2, cannabis_m2"
+	netAreaValues  = "s.first_day, s.last_day, false, s.days <= $2, s.net, s.poppy, s.cannabis"
+	setNetAreas    = "(" + netAreaColumns + ") = (" + netAreaValues + ")"
+)
 
 // insertSteps measures the steps of those of the given groups that are
 // stepped: for each pair of member days a <= d, the net area its members on
@@ -621,40 +554,4 @@ func refresh(ctx context.Context, tx pgx.Tx) error {
 		(district_code, crop, net_m2, gross_m2, last_cleared_on) `+figuresSQL,
 		firstDay, lastDay, districts)
 	return err
-}
-
-// DistrictArea is a net area in one district.
-type DistrictArea struct {
-	Code, Name string
-	M2         float64
-}
-
-// UploadAreas applies the union rule to one upload alone: per district, the
-// area of the union of its fields' parts there. Only parts in overlap
-// groups need a union; the rest add up.
-func UploadAreas(ctx context.Context, tx pgx.Tx, uploadID int64) ([]DistrictArea, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT x.code, d.name, sum(x.m2) FROM (
-			-- Most often the upload has one part in a group (a field over
-			-- a stored one): its area, no union.
-			SELECT code, CASE WHEN n = 1 THEN area ELSE ST_Area(ST_UnaryUnion(geoms)::geography) END AS m2
-			FROM (SELECT p.district_code AS code, count(*) AS n, sum(p.area_m2) AS area, ST_Collect(p.geom) AS geoms
-			      FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
-			      JOIN group_members m ON m.clearance_id = p.clearance_id AND m.district_code = p.district_code
-			      WHERE c.upload_id = $1 GROUP BY p.district_code, m.group_id) g
-			UNION ALL
-			SELECT p.district_code, sum(p.area_m2)
-			FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
-			WHERE c.upload_id = $1 AND NOT EXISTS (SELECT FROM group_members m
-				WHERE m.clearance_id = p.clearance_id AND m.district_code = p.district_code)
-			GROUP BY p.district_code) x
-		JOIN districts d ON d.code = x.code
-		GROUP BY x.code, d.name ORDER BY x.code`, uploadID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (DistrictArea, error) {
-		var a DistrictArea
-		return a, row.Scan(&a.Code, &a.Name, &a.M2)
-	})
 }

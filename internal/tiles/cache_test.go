@@ -573,3 +573,32 @@ func TestChosenPointsAreTheThinnedOnes(t *testing.T) {
 	upload(1500, 1000, 3)
 	compare("after another upload")
 }
+
+// TestPruningWaitsForNoOne has two transactions forget the same old tile
+// change: the second must not wait for the first to end. A large upload
+// records its tile change before it locks its districts, and holds what it
+// deleted until it commits; a small upload's pruning waited for all of it.
+func TestPruningWaitsForNoOne(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	if _, err := pool.Exec(ctx, "INSERT INTO tile_changes (bbox, at) VALUES (NULL, now() - interval '2 days')"); err != nil {
+		t.Fatal(err)
+	}
+	var txs []pgx.Tx
+	for range 2 {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		txs = append(txs, tx)
+	}
+	if err := tiles.RecordUploadChange(ctx, txs[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	waiting, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := tiles.RecordUploadChange(waiting, txs[1], 0); err != nil {
+		t.Fatalf("the second pruning: %v", err)
+	}
+}
