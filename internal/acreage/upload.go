@@ -260,21 +260,24 @@ type DistrictArea struct {
 // parts planned in one group need a union; the rest add up. It runs after
 // Plan: two of the upload's parts that overlap are always planned together.
 func (u *Upload) Areas(ctx context.Context, tx pgx.Tx) ([]DistrictArea, error) {
+	// Most often each of the upload's parts is alone among them in its
+	// planned group (a field over a stored one): its area, no union, and
+	// its geometry is not read.
 	rows, err := tx.Query(ctx, `
+		WITH own AS MATERIALIZED (
+			SELECT p.clearance_id, p.district_code AS code, p.area_m2, k.component
+			FROM clearances c JOIN clearance_parts p ON p.clearance_id = c.id
+			LEFT JOIN planned_members k ON k.clearance_id = p.clearance_id AND k.district_code = p.district_code
+			WHERE c.upload_id = $1),
+		shared AS (SELECT code, component FROM own WHERE component IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1)
 		SELECT x.code, d.name, sum(x.m2) FROM (
-			-- Most often the upload has one part in a group (a field over
-			-- a stored one): its area, no union.
-			SELECT code, CASE WHEN n = 1 THEN area ELSE ST_Area(ST_UnaryUnion(geoms)::geography) END AS m2
-			FROM (SELECT p.district_code AS code, count(*) AS n, sum(p.area_m2) AS area, ST_Collect(p.geom) AS geoms
-			      FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
-			      JOIN planned_members k ON k.clearance_id = p.clearance_id AND k.district_code = p.district_code
-			      WHERE c.upload_id = $1 GROUP BY p.district_code, k.component) g
+			SELECT o.code, o.area_m2 AS m2 FROM own o
+			WHERE NOT EXISTS (SELECT FROM shared s WHERE s.code = o.code AND s.component = o.component)
 			UNION ALL
-			SELECT p.district_code, sum(p.area_m2)
-			FROM clearance_parts p JOIN clearances c ON c.id = p.clearance_id
-			WHERE c.upload_id = $1 AND NOT EXISTS (SELECT FROM planned_members k
-				WHERE k.clearance_id = p.clearance_id AND k.district_code = p.district_code)
-			GROUP BY p.district_code) x
+			SELECT s.code, ST_Area(ST_UnaryUnion(ST_Collect(p.geom))::geography)
+			FROM shared s JOIN own o USING (code, component)
+			JOIN clearance_parts p ON p.clearance_id = o.clearance_id AND p.district_code = o.code
+			GROUP BY s.code, s.component) x
 		JOIN districts d ON d.code = x.code
 		GROUP BY x.code, d.name ORDER BY x.code`, u.id)
 	if err != nil {
