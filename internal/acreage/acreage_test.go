@@ -578,25 +578,31 @@ func TestNearDuplicateChains(t *testing.T) {
 
 // TestConcurrentOverlappingUploadsCountOnce races uploads whose fields
 // overlap each other's: each must see the others' parts, or an overlap would
-// be counted twice.
+// be counted twice. Planned, each writes its new groups before it locks,
+// and those of the others it meets are stored meanwhile.
 func TestConcurrentOverlappingUploadsCountOnce(t *testing.T) {
-	f := newFixture(t)
-	var wg sync.WaitGroup
-	for u := 0; u < 8; u++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var features []string
-			for i := 0; i < 5; i++ {
-				// Columns of fields, each upload's shifted a third of a field from the last.
-				lon := 71.30 + float64(u)*0.0007 + float64(i)*0.01
-				features = append(features, field(fmt.Sprintf("U%d-%d", u, i), "poppy", "2026-03-14", "Polygon", square(lon, 34.0, 0.002)))
+	for _, inline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			f := newFixture(t)
+			if !inline {
+				defer acreage.SetStepsInline(0)()
 			}
-			f.upload(t, features...)
-		}()
+			var wg sync.WaitGroup
+			for u := 0; u < 8; u++ {
+				wg.Go(func() {
+					var features []string
+					for i := 0; i < 5; i++ {
+						// Columns of fields, each upload's shifted a third of a field from the last.
+						lon := 71.30 + float64(u)*0.0007 + float64(i)*0.01
+						features = append(features, field(fmt.Sprintf("U%d-%d", u, i), "poppy", "2026-03-14", "Polygon", square(lon, 34.0, 0.002)))
+					}
+					f.upload(t, features...)
+				})
+			}
+			wg.Wait()
+			f.matchesRecomputation(t)
+		})
 	}
-	wg.Wait()
-	f.matchesRecomputation(t)
 }
 
 // scratch is what a district, a province or the nation should show under a
