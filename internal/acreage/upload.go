@@ -28,12 +28,11 @@ type Upload struct {
 	id        int64
 	snapshot  string   // pg_current_snapshot() as the upload began
 	districts []string // those of its parts, in code order
-	// planned says that planned_areas holds the planned groups' areas;
-	// then plannedIn gives the planned group of each part planned loose,
-	// reserved the planned group of each group reserveGroups wrote, and
-	// storedParts, for each of those planned groups, how many parts of
-	// other uploads it has.
-	planned     bool
+	// When Plan measured the planned groups (planned_areas holds their
+	// areas), reserved gives the planned group of each group
+	// reserveGroups wrote (nil when it did not), plannedIn the planned
+	// group of each part planned loose, and storedParts, for each planned
+	// group reserved, how many parts of other uploads it has.
 	plannedIn   map[part]int32
 	reserved    map[int64]int32
 	storedParts map[int32]int
@@ -188,7 +187,6 @@ func (u *Upload) planGroups(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return fmt.Errorf("plan group areas: %w", err)
 	}
-	u.planned = true
 	return u.reserveGroups(ctx, tx, components)
 }
 
@@ -481,7 +479,7 @@ func (u *Upload) findPlanned(components []*component) {
 // in one planned group, and as many as it has (a part is planned in one
 // group at most).
 func (u *Upload) measurePlanned(ctx context.Context, tx pgx.Tx, components []*component) (map[int64]bool, error) {
-	if !u.planned {
+	if u.reserved == nil {
 		return nil, nil
 	}
 	var merged []int64
