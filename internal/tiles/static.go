@@ -10,9 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/clip"
-	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/encoding/wkb"
-	"github.com/paulmach/orb/geojson"
 
 	"clearmap/internal/acreage"
 )
@@ -86,29 +84,39 @@ func reaching(b orb.Bound, f func(x, y int)) {
 
 // outline is a district's or province's outline within one zoom-12 tile.
 type outline struct {
-	layer    string // "districts" or "provinces"
-	id       uint64
-	code     string
-	name     string
-	province string // a district's province code
-	geom     orb.MultiPolygon
-	bound    orb.Bound
+	layer string // "districts" or "provinces"
+	id    uint64
+	code  string
+	// code, name and, for a district, province, encoded.
+	codeValue, nameValue, provinceValue value
+	geom                                orb.MultiPolygon
+	bound                               orb.Bound
 }
 
 // river is a river or canal line and its level.
 type river struct {
 	id    uint64
-	level int
+	level value
 	geom  orb.MultiLineString
 	bound orb.Bound
 }
 
-// point is a place or a label: its feature id, properties and position.
+// point is a place or a label: its feature id, its properties' values in
+// the order of its layer's keys (placeKeys, labelKeys), and its position.
 type point struct {
-	id    uint64
-	props geojson.Properties
-	at    orb.Point
+	id     uint64
+	values []value
+	at     orb.Point
 }
+
+// The static layers' keys, sorted (layerEncoder).
+var (
+	provinceKeys = []string{"code", "name"}
+	districtKeys = []string{"acres", "acres_cannabis", "acres_poppy", "code", "fields", "name", "province"}
+	riverKeys    = []string{"level"}
+	placeKeys    = []string{"kind", "name", "population"}
+	labelKeys    = []string{"code", "kind", "name"}
+)
 
 // readStatic reads the static layers from db, in one snapshot.
 func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
@@ -129,12 +137,12 @@ func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 		var o outline
 		var r river
 		var p point
-		var name, kind, code string
-		var population int32
+		var name, kind, code, province string
+		var level, population int32
 		// file files a point in the cells it reaches, in the list of
 		// each that list gives.
-		file := func(props geojson.Properties, list func(*cell) *[]*point) {
-			p := &point{id: p.id, at: p.at, props: props}
+		file := func(values []value, list func(*cell) *[]*point) {
+			p := &point{id: p.id, at: p.at, values: values}
 			reaching(p.at.Bound(), func(x, y int) { l := list(s.at(x, y)); *l = append(*l, p) })
 		}
 		err := tx.QueryRow(ctx, "SELECT version FROM static_layers").Scan(&s.version)
@@ -146,16 +154,17 @@ func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 				SELECT c.x, c.y, 'provinces', `+codeID("p.code")+`, p.code, p.name, '', ST_AsBinary(c.geom)
 				FROM province_cuts c JOIN provinces p ON p.code = c.province_code
 				ORDER BY 5`,
-				[]any{&x, &y, &o.layer, &o.id, &o.code, &o.name, &o.province, wkb.Scanner(&o.geom)}, func() {
+				[]any{&x, &y, &o.layer, &o.id, &o.code, &name, &province, wkb.Scanner(&o.geom)}, func() {
 					o.bound = o.geom.Bound()
+					o.codeValue, o.nameValue, o.provinceValue = stringValue(o.code), stringValue(name), stringValue(province)
 					c := s.at(x, y)
 					c.outlines = append(c.outlines, o)
 				})
 		}
 		if err == nil {
 			err = each("rivers", "SELECT id, level, ST_AsBinary(ST_Multi(geom_3857)) FROM rivers ORDER BY id",
-				[]any{&r.id, &r.level, wkb.Scanner(&r.geom)}, func() {
-					r := &river{id: r.id, level: r.level, geom: r.geom, bound: r.geom.Bound()}
+				[]any{&r.id, &level, wkb.Scanner(&r.geom)}, func() {
+					r := &river{id: r.id, level: sintValue(int64(level)), geom: r.geom, bound: r.geom.Bound()}
 					reaching(r.bound, func(x, y int) { c := s.at(x, y); c.rivers = append(c.rivers, r) })
 				})
 		}
@@ -163,7 +172,7 @@ func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 			err = each("places", `SELECT id, name, population, kind, ST_X(geom_3857), ST_Y(geom_3857)
 				FROM places ORDER BY population DESC, id`,
 				[]any{&p.id, &name, &population, &kind, &p.at[0], &p.at[1]}, func() {
-					file(geojson.Properties{"name": name, "population": population, "kind": kind},
+					file([]value{stringValue(kind), stringValue(name), sintValue(int64(population))},
 						func(c *cell) *[]*point { return &c.places })
 				})
 		}
@@ -175,7 +184,7 @@ func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 					SELECT code, name, 'district', label_3857 FROM districts) l
 				ORDER BY kind DESC, code`,
 				[]any{&p.id, &name, &kind, &code, &p.at[0], &p.at[1]}, func() {
-					file(geojson.Properties{"name": name, "kind": kind, "code": code},
+					file([]value{stringValue(code), stringValue(kind), stringValue(name)},
 						func(c *cell) *[]*point { return &c.labels })
 				})
 		}
@@ -190,7 +199,24 @@ func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 // staticTile is one tile's static layers, in tile coordinates, with the
 // districts' figures still to fill in.
 type staticTile struct {
-	provinces, districts, rivers, places, labels mvt.Layer
+	provinces, districts []drawnOutline // by code
+	rivers               []drawnRiver   // by id
+	places, labels       []drawnPoint   // in their cell's order
+}
+
+type drawnOutline struct {
+	*outline
+	geom orb.MultiPolygon
+}
+
+type drawnRiver struct {
+	*river
+	geom orb.MultiLineString
+}
+
+type drawnPoint struct {
+	*point
+	at orb.Point
 }
 
 // tile clips the static layers to tile c (zoom staticZoom or more), as
@@ -207,17 +233,13 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 	box := orb.Bound{Min: orb.Point{-buffer, -buffer}, Max: orb.Point{extent + buffer, extent + buffer}}
 
 	t := &staticTile{}
-	for _, l := range []*mvt.Layer{&t.provinces, &t.districts, &t.rivers, &t.places, &t.labels} {
-		l.Version, l.Extent = 2, extent
-	}
-	t.provinces.Name, t.districts.Name, t.rivers.Name, t.places.Name, t.labels.Name = "provinces", "districts", "rivers", "places", "labels"
-
 	shift := c.Z - staticZoom
 	held := s.cells[[2]int{c.X >> shift, c.Y >> shift}]
 	if held == nil {
 		return t
 	}
-	for _, o := range held.outlines {
+	for i := range held.outlines {
+		o := &held.outlines[i]
 		if !o.bound.Intersects(env) {
 			continue
 		}
@@ -230,14 +252,10 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 		if len(mp) == 0 {
 			continue
 		}
-		f := geojson.NewFeature(mp)
-		f.ID = o.id
 		if o.layer == "provinces" {
-			f.Properties = geojson.Properties{"code": o.code, "name": o.name}
-			t.provinces.Features = append(t.provinces.Features, f)
+			t.provinces = append(t.provinces, drawnOutline{o, mp})
 		} else {
-			f.Properties = geojson.Properties{"code": o.code, "name": o.name, "province": o.province}
-			t.districts.Features = append(t.districts.Features, f)
+			t.districts = append(t.districts, drawnOutline{o, mp})
 		}
 	}
 	for _, r := range held.rivers {
@@ -253,23 +271,19 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 			}
 		}
 		if len(ml) > 0 {
-			f := geojson.NewFeature(ml)
-			f.ID, f.Properties = r.id, geojson.Properties{"level": r.level}
-			t.rivers.Features = append(t.rivers.Features, f)
+			t.rivers = append(t.rivers, drawnRiver{r, ml})
 		}
 	}
 	for _, ps := range []struct {
 		from []*point
-		to   *mvt.Layer
+		to   *[]drawnPoint
 	}{{held.places, &t.places}, {held.labels, &t.labels}} {
 		for _, p := range ps.from {
 			if !env.Contains(p.at) {
 				continue
 			}
 			q := tileCoords(p.at)
-			f := geojson.NewFeature(orb.Point{math.Round(q[0]), math.Round(q[1])})
-			f.ID, f.Properties = p.id, p.props
-			ps.to.Features = append(ps.to.Features, f)
+			*ps.to = append(*ps.to, drawnPoint{p, orb.Point{math.Round(q[0]), math.Round(q[1])}})
 		}
 	}
 	return t
@@ -277,42 +291,58 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 
 // districtCodes lists the districts the tile shows.
 func (t *staticTile) districtCodes() []string {
-	codes := make([]string, len(t.districts.Features))
-	for i, f := range t.districts.Features {
-		codes[i] = f.Properties["code"].(string)
+	codes := make([]string, len(t.districts))
+	for i, d := range t.districts {
+		codes[i] = d.code
 	}
 	return codes
 }
 
-// encode returns the tile's static layers as MVT, with the districts'
-// figures from figures (a district not in it has none): head goes before
-// the clearances layer (provinces, districts), tail after it (rivers,
-// places, labels), so that the tile's layers keep their order.
-func (t *staticTile) encode(figures map[string]acreage.District) (head, tail []byte, err error) {
-	for _, f := range t.districts.Features {
-		d := figures[f.Properties["code"].(string)]
-		f.Properties["acres"], f.Properties["acres_poppy"], f.Properties["acres_cannabis"] = d.Acres, d.AcresPoppy, d.AcresCannabis
-		f.Properties["fields"] = d.Fields
-	}
-	marshal := func(layers ...*mvt.Layer) ([]byte, error) {
-		var ls mvt.Layers
-		for _, l := range layers {
-			if len(l.Features) > 0 {
-				ls = append(ls, l)
+// encode returns the tile: its static layers, with the districts' figures
+// from figures (a district not in it has none), around the clearances
+// layer, already encoded. The layers keep the order of the tiles below
+// staticZoom: provinces, districts, clearances, rivers, places, labels.
+func (t *staticTile) encode(figures map[string]acreage.District, clearances []byte) []byte {
+	tile := make([]byte, 0, 2048+len(clearances))
+	outlines := func(l *layerEncoder, drawn []drawnOutline, values func(drawnOutline) []value) {
+		for _, o := range drawn {
+			for _, p := range o.geom {
+				for _, r := range p {
+					l.geometry.ring(r)
+				}
 			}
+			l.add(o.id, values(o))
 		}
-		if len(ls) == 0 {
-			return nil, nil
+		tile = l.appendTo(tile)
+	}
+	outlines(newLayer("provinces", provinceKeys...), t.provinces, func(o drawnOutline) []value {
+		return []value{o.codeValue, o.nameValue}
+	})
+	outlines(newLayer("districts", districtKeys...), t.districts, func(o drawnOutline) []value {
+		d := figures[o.code]
+		return []value{doubleValue(d.Acres), doubleValue(d.AcresCannabis), doubleValue(d.AcresPoppy),
+			o.codeValue, sintValue(int64(d.Fields)), o.nameValue, o.provinceValue}
+	})
+	tile = append(tile, clearances...)
+	rivers := newLayer("rivers", riverKeys...)
+	for _, r := range t.rivers {
+		for _, l := range r.geom {
+			rivers.geometry.line(l)
 		}
-		return mvt.Marshal(ls)
+		rivers.add(r.id, []value{r.level})
 	}
-	if head, err = marshal(&t.provinces, &t.districts); err != nil {
-		return nil, nil, fmt.Errorf("encode outlines: %w", err)
+	tile = rivers.appendTo(tile)
+	for _, ps := range []struct {
+		drawn []drawnPoint
+		layer *layerEncoder
+	}{{t.places, newLayer("places", placeKeys...)}, {t.labels, newLayer("labels", labelKeys...)}} {
+		for _, p := range ps.drawn {
+			ps.layer.geometry.point(p.at)
+			ps.layer.add(p.id, p.values)
+		}
+		tile = ps.layer.appendTo(tile)
 	}
-	if tail, err = marshal(&t.rivers, &t.places, &t.labels); err != nil {
-		return nil, nil, fmt.Errorf("encode names: %w", err)
-	}
-	return head, tail, nil
+	return tile
 }
 
 // mapPolygon returns a copy of p with f applied to each position (clip

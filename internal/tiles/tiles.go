@@ -29,7 +29,6 @@ package tiles
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -321,11 +320,7 @@ func (s *Service) withStatic(ctx context.Context, db *pgxpool.Pool, c Coordinate
 					AcresPoppy: acreage.Round4(poppy[i] / acreage.AcreM2), AcresCannabis: acreage.Round4(cannabis[i] / acreage.AcreM2),
 					Fields: int(fields[i])}
 			}
-			head, tail, err := t.encode(figures)
-			if err != nil {
-				return nil, err
-			}
-			return slices.Concat(head, clearances, tail), nil
+			return t.encode(figures, clearances), nil
 		}
 		if tries == 3 {
 			return nil, fmt.Errorf("tile %d/%d/%d: the static layers changed three times while it was built", c.Z, c.X, c.Y)
