@@ -146,8 +146,13 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", globalLock); err != nil {
 		return err
 	}
+	// The totals are deleted, not truncated: their row triggers note that
+	// the figures changed (migration 00031), and a boundary load has
+	// already deleted some of their rows in this transaction.
 	if _, err := tx.Exec(ctx, `TRUNCATE clearance_parts, group_members, group_steps, step_starts, overlap_groups,
-		acreage_daily, district_totals, field_days, field_totals`); err != nil {
+		acreage_daily, field_days;
+		DELETE FROM district_totals;
+		DELETE FROM field_totals`); err != nil {
 		return err
 	}
 	if err := findRoots(ctx, tx, "true"); err != nil {

@@ -289,15 +289,6 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 	return t
 }
 
-// districtCodes lists the districts the tile shows.
-func (t *staticTile) districtCodes() []string {
-	codes := make([]string, len(t.districts))
-	for i, d := range t.districts {
-		codes[i] = d.code
-	}
-	return codes
-}
-
 // encode returns the tile: its static layers, with the districts' figures
 // from figures (a district not in it has none), around the clearances
 // layer, already encoded. The layers keep the order of the tiles below

@@ -73,10 +73,10 @@ type Service struct {
 	// replayed every change the cache has dropped tiles for, else DB.
 	Reads *store.Pools
 
-	// static holds the static layers; loading lets one request at a time
-	// read them.
-	static  atomic.Pointer[staticLayers]
-	loading sync.Mutex
+	// static holds the static layers, and stored the districts' stored
+	// figures, for the tiles from staticZoom up.
+	static held[staticLayers]
+	stored held[storedFigures]
 }
 
 // The tile statements' parameters: $1–$3 z, x, y; $4 a quarter pixel in
@@ -92,8 +92,9 @@ const tileBounds = `bounds AS (
 // acreSQL is acreage.AcreM2 written as SQL.
 var acreSQL = strconv.FormatFloat(acreage.AcreM2, 'f', -1, 64)
 
-// clearancePolygons is the clearances layer's features from zoom 10 up.
-var clearancePolygons = `clearance_polygons AS MATERIALIZED (
+// clearancePolygons selects the clearances layer's features from zoom 10
+// up, in a statement that has the tile's bounds (tileBounds).
+var clearancePolygons = `
 		SELECT c.id, c.crop, c.cleared_on::text AS cleared_on,
 		       round((c.area_m2 / ` + acreSQL + `)::numeric, CASE WHEN $1 < 12 THEN 1 ELSE 4 END)::float8 AS acres,
 		       c.team, c.upload_id,
@@ -107,13 +108,16 @@ var clearancePolygons = `clearance_polygons AS MATERIALIZED (
 		                    b.env, 4096, 64, true) AS geom
 		FROM clearances c, bounds b
 		WHERE $1 >= 10 AND c.geom_3857 && b.env_buffered AND NOT c.retracted
-		  AND ($5 = '' OR c.crop = $5) AND c.cleared_on BETWEEN $6::date AND $7::date)`
+		  AND ($5 = '' OR c.crop = $5) AND c.cleared_on BETWEEN $6::date AND $7::date`
 
-// clearancesLayer encodes the features of clearance_features, in a fixed
-// order, so the same data always gives the same bytes (and ETag), whatever
-// plan PostgreSQL picks.
-const clearancesLayer = `coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id')
-	                 FROM (SELECT * FROM clearance_features ORDER BY id) t), '')`
+// clearancesLayer encodes the features that the query features selects,
+// in a fixed order, so the same data always gives the same bytes (and
+// ETag), whatever plan PostgreSQL picks. ST_AsMVT leaves out features
+// without geometry (ST_AsMVTGeom gives none for a field that vanishes at
+// the tile's scale).
+func clearancesLayer(features string) string {
+	return `coalesce((SELECT ST_AsMVT(t, 'clearances', 4096, 'geom', 'id') FROM (` + features + ` ORDER BY id) t), '')`
+}
 
 // tileSQL builds every layer of a tile below staticZoom in one statement.
 // $8–$12 the districts' figures; $13 the thinning cell in metres; $14 true
@@ -152,7 +156,7 @@ var tileSQL = `
 		       ST_AsMVTGeom(s.geom, b.env, 4096, 64, true) AS geom
 		FROM district_shapes s JOIN districts d ON d.code = s.district_code LEFT JOIN figures f ON f.code = d.code, bounds b
 		WHERE s.z = $1 AND s.geom && b.env_buffered),
-	` + clearancePolygons + `,
+	clearance_polygons AS MATERIALIZED (` + clearancePolygons + `),
 	kept_points AS (
 		-- Without a date filter, the points chosen in advance (point_cells):
 		-- per cell the lowest id of the crop asked for, or of both, found by
@@ -203,7 +207,7 @@ var tileSQL = `
 	                 FROM (SELECT * FROM province_features WHERE geom IS NOT NULL ORDER BY code) t), '')
 	    || coalesce((SELECT ST_AsMVT(t, 'districts', 4096, 'geom', 'fid')
 	                 FROM (SELECT * FROM district_features WHERE geom IS NOT NULL ORDER BY code) t), '')
-	    || ` + clearancesLayer + `
+	    || ` + clearancesLayer("SELECT * FROM clearance_features") + `
 	    || coalesce((SELECT ST_AsMVT(t, 'rivers', 4096, 'geom', 'id')
 	                 FROM (SELECT * FROM river_features WHERE geom IS NOT NULL ORDER BY id) t), '')
 	    -- Largest first: a client that places labels in the tile's order
@@ -214,22 +218,27 @@ var tileSQL = `
 	                 FROM (SELECT * FROM label_features WHERE geom IS NOT NULL ORDER BY kind DESC, code) t), '')`
 
 // fieldsSQL builds the clearances layer of a tile from staticZoom up, and
-// reads what the rest of it needs from the database: the version of the
-// static layers it sees, and the stored figures of the districts $8 (the
-// tile's; none when filtered): net square metres, all crops, poppy and
-// cannabis, and fields.
+// reads the versions of what the rest of it is built from: the static
+// layers, and the districts' stored figures. It is one plain query: common
+// table expressions, and reading the tile's districts' figures here, cost
+// a zoom-15 tile a third more of PostgreSQL's time (docs/benchmarks.md).
 var fieldsSQL = `
-	WITH ` + tileBounds + `,
-	` + clearancePolygons + `,
-	clearance_features AS (SELECT * FROM clearance_polygons WHERE geom IS NOT NULL)
-	SELECT ` + clearancesLayer + `, (SELECT version FROM static_layers), f.*
-	FROM (SELECT array_agg(d.code), array_agg(coalesce(t.net, 0)), array_agg(coalesce(t.poppy, 0)),
-	             array_agg(coalesce(t.cannabis, 0)), array_agg(coalesce(n.fields, 0))
-	      FROM unnest($8::text[]) AS d(code)
-	      LEFT JOIN LATERAL (SELECT max(net_m2) FILTER (WHERE crop = 'all') AS net, max(net_m2) FILTER (WHERE crop = 'poppy') AS poppy,
-	                                max(net_m2) FILTER (WHERE crop = 'cannabis') AS cannabis
-	                         FROM district_totals WHERE district_code = d.code) t ON true
-	      LEFT JOIN LATERAL (SELECT sum(fields)::int AS fields FROM field_totals WHERE scope = d.code) n ON true) f`
+	WITH ` + tileBounds + `
+	SELECT ` + clearancesLayer(clearancePolygons) + `, s.version, s.figures::text
+	FROM static_layers s`
+
+// figuresSQL reads every district's stored figures, and their version
+// (static_layers.figures), in one snapshot: net square metres, all crops,
+// poppy and cannabis, and fields (each once, near-duplicates merged).
+const figuresSQL = `
+	SELECT (SELECT figures::text FROM static_layers), array_agg(d.code), array_agg(coalesce(t.net, 0)),
+	       array_agg(coalesce(t.poppy, 0)), array_agg(coalesce(t.cannabis, 0)), array_agg(coalesce(n.fields, 0))
+	FROM districts d
+	LEFT JOIN (SELECT district_code, max(net_m2) FILTER (WHERE crop = 'all') AS net,
+	                  max(net_m2) FILTER (WHERE crop = 'poppy') AS poppy,
+	                  max(net_m2) FILTER (WHERE crop = 'cannabis') AS cannabis
+	           FROM district_totals GROUP BY district_code) t ON t.district_code = d.code
+	LEFT JOIN (SELECT scope, sum(fields)::int AS fields FROM field_totals GROUP BY scope) n ON n.scope = d.code`
 
 // Tile returns the tile's bytes, read from DB; empty when it has no
 // features.
@@ -286,41 +295,40 @@ func (s *Service) build(ctx context.Context, db *pgxpool.Pool, c Coordinate, f a
 	return tile, nil
 }
 
-// withStatic builds a tile from staticZoom up: its clearances and, unless
-// filtered (then districts holds the figures), its districts' figures from
-// the database; its outlines and names from the static layers, read again
-// when the database holds another version of them.
+// withStatic builds a tile from staticZoom up: its clearances from the
+// database; its districts' figures from districts when filtered, else
+// from the stored figures held; its outlines and names from the static
+// layers. Both are read again when the tile's statement sees another
+// version of them.
 func (s *Service) withStatic(ctx context.Context, db *pgxpool.Pool, c Coordinate, filtered bool, districts []acreage.District, args []any) ([]byte, error) {
 	st, err := s.loadStatic(ctx, db, anyVersion)
 	if err != nil {
 		return nil, err
 	}
 	for tries := 1; ; tries++ {
-		t := st.tile(c)
-		var asked []string
-		if !filtered {
-			asked = t.districtCodes()
-		}
 		var clearances []byte
 		var version int64
-		var codes []string
-		var net, poppy, cannabis []float64
-		var fields []int32
-		err := query(ctx, db, fieldsSQL, append(args, asked), &clearances, &version, &codes, &net, &poppy, &cannabis, &fields)
-		if err != nil {
+		var figuresVersion string
+		if err := query(ctx, db, fieldsSQL, args, &clearances, &version, &figuresVersion); err != nil {
 			return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 		}
 		if version == st.version {
 			figures := map[string]acreage.District{}
-			for _, d := range districts {
-				figures[d.Code] = d
+			if filtered {
+				for _, d := range districts {
+					figures[d.Code] = d
+				}
+			} else {
+				// Figures read after the tile's statement may be newer than
+				// it, never older.
+				stored, err := s.stored.get(func(f *storedFigures) bool { return f.version == figuresVersion },
+					func() (*storedFigures, error) { return readFigures(ctx, db) })
+				if err != nil {
+					return nil, err
+				}
+				figures = stored.districts
 			}
-			for i, code := range codes {
-				figures[code] = acreage.District{Acres: acreage.Round4(net[i] / acreage.AcreM2),
-					AcresPoppy: acreage.Round4(poppy[i] / acreage.AcreM2), AcresCannabis: acreage.Round4(cannabis[i] / acreage.AcreM2),
-					Fields: int(fields[i])}
-			}
-			return t.encode(figures, clearances), nil
+			return st.tile(c).encode(figures, clearances), nil
 		}
 		if tries == 3 {
 			return nil, fmt.Errorf("tile %d/%d/%d: the static layers changed three times while it was built", c.Z, c.X, c.Y)
@@ -338,20 +346,58 @@ const anyVersion = -1
 // loadStatic returns the static layers held when they are of the version
 // given, or else reads them from db and holds them.
 func (s *Service) loadStatic(ctx context.Context, db *pgxpool.Pool, version int64) (*staticLayers, error) {
-	if st := s.static.Load(); st != nil && (version == anyVersion || st.version == version) {
-		return st, nil
+	return s.static.get(func(st *staticLayers) bool { return version == anyVersion || st.version == version },
+		func() (*staticLayers, error) { return readStatic(ctx, db) })
+}
+
+// storedFigures is every district's stored figures, by code, as of one
+// version of them (static_layers.figures).
+type storedFigures struct {
+	version   string
+	districts map[string]acreage.District
+}
+
+// readFigures reads the stored figures from db.
+func readFigures(ctx context.Context, db *pgxpool.Pool) (*storedFigures, error) {
+	f := &storedFigures{districts: map[string]acreage.District{}}
+	var codes []string
+	var net, poppy, cannabis []float64
+	var fields []int32
+	if err := db.QueryRow(ctx, figuresSQL).Scan(&f.version, &codes, &net, &poppy, &cannabis, &fields); err != nil {
+		return nil, fmt.Errorf("read district figures: %w", err)
 	}
-	s.loading.Lock()
-	defer s.loading.Unlock()
-	if st := s.static.Load(); st != nil && (version == anyVersion || st.version == version) {
-		return st, nil
+	for i, code := range codes {
+		f.districts[code] = acreage.District{Acres: acreage.Round4(net[i] / acreage.AcreM2),
+			AcresPoppy: acreage.Round4(poppy[i] / acreage.AcreM2), AcresCannabis: acreage.Round4(cannabis[i] / acreage.AcreM2),
+			Fields: int(fields[i])}
 	}
-	st, err := readStatic(ctx, db)
+	return f, nil
+}
+
+// held holds a value read from the database, and reads it again when it is
+// no longer current; one request at a time reads it.
+type held[T any] struct {
+	value   atomic.Pointer[T]
+	loading sync.Mutex
+}
+
+// get returns the value held if current says it is, else reads it with
+// read and holds it.
+func (h *held[T]) get(current func(*T) bool, read func() (*T, error)) (*T, error) {
+	if v := h.value.Load(); v != nil && current(v) {
+		return v, nil
+	}
+	h.loading.Lock()
+	defer h.loading.Unlock()
+	if v := h.value.Load(); v != nil && current(v) {
+		return v, nil
+	}
+	v, err := read()
 	if err != nil {
 		return nil, err
 	}
-	s.static.Store(st)
-	return st, nil
+	h.value.Store(v)
+	return v, nil
 }
 
 // query runs a tile statement and scans its one row into dest. Planning
