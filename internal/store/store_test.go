@@ -30,6 +30,7 @@ func TestMigrationsApplyFromEmptyAndReapplyAsNoOp(t *testing.T) {
 		"00001_postgis.sql", "00002_boundaries.sql", "00003_auth.sql",
 		"00004_uploads.sql", "00005_reported_figures.sql", "00006_upload_params.sql", "00007_acreage.sql", "00008_clearance_points.sql", "00009_tile_changes.sql", "00010_point_cells.sql", "00011_notify.sql", "00012_district_shapes.sql", "00013_point_cells_by_crop.sql", "00014_district_pieces.sql", "00015_sessions_without_csrf_hash.sql", "00016_district_piece_ids.sql", "00017_acreage_daily_by_day.sql", "00018_outline_cuts.sql", "00019_tile_changes_xid.sql", "00020_upload_kept_bytes.sql", "00021_field_counts.sql", "00022_places_rivers_labels.sql",
 		"00023_ogc_paging.sql", "00024_acreage_deltas.sql", "00025_token_writes.sql", "00026_steps_pending.sql", "00027_static_layers.sql", "00028_point_cells_fields.sql", "00029_group_members.sql", "00030_acreage_uploads.sql",
+		"00031_district_figures_version.sql",
 	}
 	if !slices.Equal(applied, want) {
 		t.Fatalf("applied %v, want %v", applied, want)

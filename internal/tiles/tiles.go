@@ -1,8 +1,9 @@
 // Package tiles builds Mapbox Vector Tiles (MVT 2.1) of districts and
 // clearances in PostGIS, from the geometry kept in EPSG:3857. From zoom 12
-// up (staticZoom) PostGIS builds the clearances layer and reads the
-// districts' figures, and the server clips and encodes the outline and name
-// layers from memory (staticLayers).
+// up (staticZoom) PostGIS builds the clearances layer, and the server
+// clips and encodes the outline and name layers from memory (staticLayers),
+// with the districts' stored figures, also held in memory by their version
+// (static_layers.figures).
 //
 // Layer provinces carries the province outlines (code, name); layer
 // districts carries each district's figures under the request's filters; layer clearances carries the fields: polygons from zoom 10 up,
