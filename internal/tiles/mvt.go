@@ -139,23 +139,22 @@ func (g *geometryEncoder) point(p orb.Point) {
 }
 
 // line writes one line of a (multi) line string.
-func (g *geometryEncoder) line(l orb.LineString) {
-	g.kind = lineStringType
-	g.command(moveTo, 1)
-	g.positions(l[:1])
-	g.command(lineTo, len(l)-1)
-	g.positions(l[1:])
-}
+func (g *geometryEncoder) line(l orb.LineString) { g.path(lineStringType, l) }
 
 // ring writes one ring of a (multi) polygon, given without its closing
 // position.
 func (g *geometryEncoder) ring(r orb.Ring) {
-	g.kind = polygonType
-	g.command(moveTo, 1)
-	g.positions(r[:1])
-	g.command(lineTo, len(r)-1)
-	g.positions(r[1:])
+	g.path(polygonType, r)
 	g.command(closePath, 1)
+}
+
+// path writes a move to the first position and lines to the others.
+func (g *geometryEncoder) path(kind int, ps []orb.Point) {
+	g.kind = kind
+	g.command(moveTo, 1)
+	g.positions(ps[:1])
+	g.command(lineTo, len(ps)-1)
+	g.positions(ps[1:])
 }
 
 // Protocol buffer encoding: varints, and length-delimited fields.
