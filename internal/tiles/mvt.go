@@ -1,8 +1,10 @@
 package tiles
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/paulmach/orb"
 )
@@ -51,14 +53,16 @@ type layerEncoder struct {
 	keys     []string
 	features []byte
 	values   []byte
-	index    map[string]uint32 // the index of each value, by its encoding
-	count    uint32
+	// seen holds each value written, at its index. A layer of a tile from
+	// zoom 12 up has tens of values at most: a search is cheaper than a
+	// map, whose inserts cost a tile more than the rest of its encoding.
+	seen     []value
 	geometry geometryEncoder
 	tags     []uint32
 }
 
 func newLayer(name string, keys ...string) *layerEncoder {
-	return &layerEncoder{name: name, keys: keys, index: map[string]uint32{}}
+	return &layerEncoder{name: name, keys: keys}
 }
 
 // add adds a feature: its id, its values in the order of the layer's keys,
@@ -66,14 +70,13 @@ func newLayer(name string, keys ...string) *layerEncoder {
 func (l *layerEncoder) add(id uint64, values []value) {
 	l.tags = l.tags[:0]
 	for k, v := range values {
-		i, ok := l.index[string(v)]
-		if !ok {
-			i = l.count
-			l.count++
-			l.index[string(v)] = i
+		i := slices.IndexFunc(l.seen, func(w value) bool { return bytes.Equal(w, v) })
+		if i < 0 {
+			i = len(l.seen)
+			l.seen = append(l.seen, v)
 			l.values = appendBytes(l.values, 4, v)
 		}
-		l.tags = append(l.tags, uint32(k), i)
+		l.tags = append(l.tags, uint32(k), uint32(i))
 	}
 	g := &l.geometry
 	size := varintSize(1<<3) + varintSize(id) +
