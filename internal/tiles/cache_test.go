@@ -63,6 +63,17 @@ func square(id string, lon, lat float64) string {
 
 func ll(lon, lat float64) string { return fmt.Sprintf("%g,%g", lon, lat) }
 
+// storeFields stores the features given as one upload and returns its id.
+func storeFields(t *testing.T, svc *ingest.Service, features ...string) int64 {
+	t.Helper()
+	res, err := svc.Store(context.Background(), ingest.Upload{
+		Body: strings.NewReader(`{"type":"FeatureCollection","features":[` + strings.Join(features, ",") + `]}`), Uploader: "t"})
+	if err != nil || res.Outcome != ingest.Created {
+		t.Fatalf("%v %+v", err, res.Receipt)
+	}
+	return res.Receipt.ID
+}
+
 // TestCacheServesUntilTheDataChanges runs the same story three ways: a
 // cache that reads tile_changes before every answer; one told of changes
 // by the process that made them (an upload through this server); and one
@@ -130,12 +141,9 @@ func cacheStory(t *testing.T, pool *pgxpool.Pool, signal *store.Signal, changed 
 	svc := &ingest.Service{DB: pool}
 	cache := tiles.NewCache(&tiles.Service{DB: pool}, 1<<20, signal)
 	upload := func(features ...string) int64 {
-		res, err := svc.Store(ctx, ingest.Upload{Body: strings.NewReader(`{"type":"FeatureCollection","features":[` + strings.Join(features, ",") + `]}`), Uploader: "t"})
-		if err != nil || res.Outcome != ingest.Created {
-			t.Fatalf("%v %+v", err, res.Receipt)
-		}
+		id := storeFields(t, svc, features...)
 		changed()
-		return res.Receipt.ID
+		return id
 	}
 	get := func(c tiles.Coordinate) []byte {
 		tile, err := cache.Tile(ctx, c, acreage.Filter{})

@@ -27,13 +27,7 @@ func TestHighZoomFiguresFollowEveryChange(t *testing.T) {
 	const khyber = "PK-KP-KHYBER"
 	coords := []tiles.Coordinate{at(71.101, 34.051, 12), at(71.101, 34.051, 15), at(71.301, 33.951, 14)}
 
-	upload := func(features ...string) int64 {
-		res, err := up.Store(ctx, ingest.Upload{Body: strings.NewReader(`{"type":"FeatureCollection","features":[` + strings.Join(features, ",") + `]}`), Uploader: "t"})
-		if err != nil || res.Outcome != ingest.Created {
-			t.Fatalf("%v %+v", err, res.Receipt)
-		}
-		return res.Receipt.ID
-	}
+	upload := func(features ...string) int64 { return storeFields(t, up, features...) }
 	check := func(step string, fields int) {
 		t.Helper()
 		var want acreage.District
