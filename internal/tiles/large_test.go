@@ -2,6 +2,7 @@ package tiles_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -132,6 +133,70 @@ func TestLargeFieldsAreDrawn(t *testing.T) {
 		}
 		if inside < 10 {
 			t.Errorf("tile %v: only %d fields wholly inside: the data misses the tile", c, inside)
+		}
+	}
+}
+
+// TestFieldsSimplifiedToAQuarterPixel draws, at zooms 12 to 17, a field
+// whose north edge zigzags a third of a quarter pixel of that zoom either
+// side of a straight line (a GPS trace's jitter). Simplified to a quarter
+// pixel, the edge is straight again: the field is drawn with the few
+// vertices of its shape, at every zoom. (The tolerance once reached
+// PostgreSQL as a whole number of metres, so from zoom 16, where a quarter
+// pixel is under a metre, nothing was simplified.)
+func TestFieldsSimplifiedToAQuarterPixel(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.WithBoundaries(t)
+	up := &ingest.Service{DB: pool}
+	svc := &tiles.Service{DB: pool}
+	const lon, lat, teeth = 71.5, 30.5, 60
+	for z := 12; z <= 17; z++ {
+		// A quarter pixel in Web Mercator metres, and in degrees of latitude
+		// here (a Mercator metre is cos(lat) metres on the ground); the
+		// field is 40 quarter pixels wide, in a tile of its own at each zoom.
+		quarter := 2 * 20037508.342789244 / float64(int(1)<<z) / 256 / 4
+		dLat := quarter * math.Cos(lat*math.Pi/180) / 110950
+		dLon := 40 * quarter / (20037508.342789244 / 180)
+		x0, y0 := lon+float64(z-12)*0.2, lat
+		ring := []string{ll(x0, y0), ll(x0+dLon, y0)}
+		for i := teeth; i >= 0; i-- {
+			jitter := dLat / 3
+			if i%2 == 1 {
+				jitter = -jitter
+			}
+			ring = append(ring, fmt.Sprintf("%.10f,%.10f", x0+dLon*float64(i)/teeth, y0+20*dLat+jitter))
+		}
+		ring = append(ring, ll(x0, y0))
+		storeFields(t, up, `{"type":"Feature","properties":{"crop":"poppy","cleared_on":"2026-03-14"},"geometry":{"type":"Polygon","coordinates":[[[`+
+			strings.Join(ring, "],[")+`]]]}}`)
+
+		c := at(x0+dLon/2, y0+10*dLat, z)
+		tile, err := svc.Tile(ctx, c, acreage.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, err := mvt.Unmarshal(tile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drawn := 0
+		for _, l := range layers {
+			if l.Name != "clearances" {
+				continue
+			}
+			for _, f := range l.Features {
+				p, ok := f.Geometry.(orb.Polygon)
+				if !ok {
+					t.Fatalf("zoom %d: the field is drawn as %T", z, f.Geometry)
+				}
+				drawn++
+				if n := len(p[0]); n > 6 {
+					t.Errorf("zoom %d: the field is drawn with %d vertices, want at most 6 (its jitter is under a quarter pixel)", z, n)
+				}
+			}
+		}
+		if drawn != 1 {
+			t.Errorf("zoom %d: %d fields drawn, want 1", z, drawn)
 		}
 	}
 }

@@ -83,7 +83,11 @@ type Service struct {
 // The tile statements' parameters: $1–$3 z, x, y; $4 a quarter pixel in
 // metres (the rivers' and, from zoom 12, the fields' simplification
 // tolerance; below 12 the fields' is half a pixel); $5 crop ("" for both);
-// $6–$7 the date range. Each statement's own parameters follow.
+// $6–$7 the date range. Each statement's own parameters follow. A
+// parameter that carries a fraction is cast where it is first used: left to
+// infer, PostgreSQL types $4 in "2 * $4" an integer, and pgx then sends
+// 1.19 as 1 (and from zoom 16, where a quarter pixel is under a metre,
+// as 0).
 
 // tileBounds is the tile's envelope, and the envelope with its buffer.
 const tileBounds = `bounds AS (
@@ -105,7 +109,7 @@ var clearancePolygons = `
 		       -- no simplification from zoom 12, took seconds on large fields
 		       -- of many vertices (300 overlapping fields of 5,000 vertices:
 		       -- 1.3-1.8 s at zoom 10, 0.6-1.0 s at zoom 12; now 60-85 ms).
-		       ST_AsMVTGeom(ST_Simplify(c.geom_3857, CASE WHEN $1 < 12 THEN 2 * $4 ELSE $4 END, true),
+		       ST_AsMVTGeom(ST_Simplify(c.geom_3857, CASE WHEN $1 < 12 THEN 2 * $4::float8 ELSE $4::float8 END, true),
 		                    b.env, 4096, 64, true) AS geom
 		FROM clearances c, bounds b
 		WHERE $1 >= 10 AND c.geom_3857 && b.env_buffered AND NOT c.retracted
