@@ -13,7 +13,7 @@
 #     ogr2ogr into PostGIS, then acreage recomputed from scratch in SQL
 #     (scripts/peer-acreage.sql), with their acres compared;
 #   - 100,000 fields each over a stored field (another seed on the first
-#     file's cells) beside the same import over no field.
+#     file's cells) beside 100,000 over no field, both onto the first file.
 #
 # The fields of generated file k lie in grid rows of their own: import
 # files at skips 0, 101,000 and 201,000, the probes at 100,000 (a free row
@@ -97,30 +97,51 @@ probe 5 "$(stored)"
 stop
 
 # Overlap: the same 100,000 cells again, each field over the stored one,
-# imported while a server runs on the database. Meanwhile a 1-field upload
-# into the same cells every 2 seconds, whose slowest answer says how long a
-# small upload waits behind the large one's locks; then how long the server
-# takes to measure the overlap groups' steps the import left for it.
+# against 100,000 fields over none (the second import file), each imported
+# onto the first file's 100,000 fields in a database of its own, so the two
+# differ only in the overlap. Each is imported while a server runs on its
+# database, with a 1-field upload into the first file's cells every 2
+# seconds: the slowest answer says how long a small upload waits behind the
+# large import's locks. Then how long the server takes to measure the
+# overlap groups' steps the import left for it.
+#
+# beside_small_uploads FILE: imports FILE into bench_over in those conditions
+# and sets took to its seconds; the small uploads' times are left in
+# $G/small-times.
+beside_small_uploads() {
+	local importer k
+	serve bench_over 256
+	OVER_UP=$(token bench_over uploader)
+	import bench_over "$1" >"$G/import-time" &
+	importer=$!
+	: >"$G/small-times"
+	k=0
+	while kill -0 $importer 2>/dev/null; do
+		k=$((k + 1))
+		bin/genfields -n 1 -skip $((k * 997)) -seed $((100 + k)) >"$G/small.geojson"
+		curl -s -o /dev/null -w '%{time_total} %{http_code}\n' -H "Authorization: Bearer $OVER_UP" -H "Content-Type: application/geo+json" \
+			--data-binary "@$G/small.geojson" http://127.0.0.1:8090/api/v1/uploads >>"$G/small-times"
+		sleep 2
+	done
+	wait $importer
+	took=$(cat "$G/import-time")
+}
+slowest() { # the small uploads' row
+	row "1-field uploads into the same cells during the import $1" "slowest $(sort -n "$G/small-times" | tail -1 | cut -d' ' -f1) s" "$(wc -l <"$G/small-times") uploads, one every 2 s, $(grep -vc ' 201$' "$G/small-times") not stored; median $(sort -n "$G/small-times" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') s"
+}
 fresh bench_over
 base=$(import bench_over "$G/import-0.geojson")
-serve bench_over 256
-OVER_UP=$(token bench_over uploader)
-import bench_over "$G/over-0.geojson" >"$G/over-time" &
-importer=$!
-: >"$G/small-times"
-k=0
-while kill -0 $importer 2>/dev/null; do
-	k=$((k + 1))
-	bin/genfields -n 1 -skip $((k * 997)) -seed $((100 + k)) >"$G/small.geojson"
-	curl -s -o /dev/null -w '%{time_total} %{http_code}\n' -H "Authorization: Bearer $OVER_UP" -H "Content-Type: application/geo+json" \
-		--data-binary "@$G/small.geojson" http://127.0.0.1:8090/api/v1/uploads >>"$G/small-times"
-	sleep 2
-done
-wait $importer
-t=$(cat "$G/over-time")
+beside_small_uploads "$G/import-1.geojson"
+plain=$took
+stop
+slowest "over no field"
+fresh bench_over
+import bench_over "$G/import-0.geojson" >/dev/null
+beside_small_uploads "$G/over-0.geojson"
+t=$took
 a=$(now)
 stepped bench_over
 b=$(now)
 stop
-row "100,000 fields each over a stored field (clearmap import, a server running)" "$t s" "$(awk -v t="$t" -v f="$base" 'BEGIN { printf "%.2f", t / f }')× the import of the stored fields over no field ($base s, just before); then the server measured the overlap steps it left in $(secs "$a" "$b") s"
-row "1-field uploads into the same cells during that import" "slowest $(sort -n "$G/small-times" | tail -1 | cut -d' ' -f1) s" "$(wc -l <"$G/small-times") uploads, one every 2 s, $(grep -vc ' 201$' "$G/small-times") not stored; median $(sort -n "$G/small-times" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') s"
+row "100,000 fields each over a stored field, onto 100,000 stored (clearmap import, a server running)" "$t s" "$(awk -v t="$t" -v p="$plain" 'BEGIN { printf "%.2f", t / p }')× 100,000 fields over no field onto the same ($plain s, same conditions); $(awk -v t="$t" -v f="$base" 'BEGIN { printf "%.2f", t / f }')× the first import onto an empty database ($base s, no server); then the server measured the overlap steps it left in $(secs "$a" "$b") s"
+slowest "over stored fields"
