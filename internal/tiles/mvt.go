@@ -65,9 +65,16 @@ func newLayer(name string, keys ...string) *layerEncoder {
 	return &layerEncoder{name: name, keys: keys}
 }
 
+// reset makes l an empty layer of the name and keys given, keeping the
+// memory it has.
+func (l *layerEncoder) reset(name string, keys ...string) {
+	l.name, l.keys = name, keys
+	l.features, l.values, l.seen = l.features[:0], l.values[:0], l.seen[:0]
+}
+
 // add adds a feature: its id, its values in the order of the layer's keys,
 // and its geometry, written beforehand into l.geometry.
-func (l *layerEncoder) add(id uint64, values []value) {
+func (l *layerEncoder) add(id uint64, values ...value) {
 	l.tags = l.tags[:0]
 	for k, v := range values {
 		i := slices.IndexFunc(l.seen, func(w value) bool { return bytes.Equal(w, v) })

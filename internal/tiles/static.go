@@ -289,49 +289,66 @@ func (s *staticLayers) tile(c Coordinate) *staticTile {
 	return t
 }
 
+// figureValues are a district's figures encoded as its feature's values:
+// acres, acres_cannabis, acres_poppy and fields.
+type figureValues [4]value
+
+// figuresOf encodes d's figures.
+func figuresOf(d acreage.District) figureValues {
+	return figureValues{doubleValue(d.Acres), doubleValue(d.AcresCannabis), doubleValue(d.AcresPoppy), sintValue(int64(d.Fields))}
+}
+
+// noFigures are the figures of a district that has none.
+var noFigures = figuresOf(acreage.District{})
+
 // encode returns the tile: its static layers, with the districts' figures
 // from figures (a district not in it has none), around the clearances
 // layer, already encoded. The layers keep the order of the tiles below
 // staticZoom: provinces, districts, clearances, rivers, places, labels.
-func (t *staticTile) encode(figures map[string]acreage.District, clearances []byte) []byte {
+// One layer encoder writes them all in turn.
+func (t *staticTile) encode(figures map[string]figureValues, clearances []byte) []byte {
 	tile := make([]byte, 0, 2048+len(clearances))
-	outlines := func(l *layerEncoder, drawn []drawnOutline, values func(drawnOutline) []value) {
+	l := newLayer("provinces", provinceKeys...)
+	outlines := func(drawn []drawnOutline, add func(drawnOutline)) {
 		for _, o := range drawn {
 			for _, p := range o.geom {
 				for _, r := range p {
 					l.geometry.ring(r)
 				}
 			}
-			l.add(o.id, values(o))
+			add(o)
 		}
 		tile = l.appendTo(tile)
 	}
-	outlines(newLayer("provinces", provinceKeys...), t.provinces, func(o drawnOutline) []value {
-		return []value{o.codeValue, o.nameValue}
-	})
-	outlines(newLayer("districts", districtKeys...), t.districts, func(o drawnOutline) []value {
-		d := figures[o.code]
-		return []value{doubleValue(d.Acres), doubleValue(d.AcresCannabis), doubleValue(d.AcresPoppy),
-			o.codeValue, sintValue(int64(d.Fields)), o.nameValue, o.provinceValue}
+	outlines(t.provinces, func(o drawnOutline) { l.add(o.id, o.codeValue, o.nameValue) })
+	l.reset("districts", districtKeys...)
+	outlines(t.districts, func(o drawnOutline) {
+		f, ok := figures[o.code]
+		if !ok {
+			f = noFigures
+		}
+		l.add(o.id, f[0], f[1], f[2], o.codeValue, f[3], o.nameValue, o.provinceValue)
 	})
 	tile = append(tile, clearances...)
-	rivers := newLayer("rivers", riverKeys...)
+	l.reset("rivers", riverKeys...)
 	for _, r := range t.rivers {
-		for _, l := range r.geom {
-			rivers.geometry.line(l)
+		for _, line := range r.geom {
+			l.geometry.line(line)
 		}
-		rivers.add(r.id, []value{r.level})
+		l.add(r.id, r.level)
 	}
-	tile = rivers.appendTo(tile)
+	tile = l.appendTo(tile)
 	for _, ps := range []struct {
 		drawn []drawnPoint
-		layer *layerEncoder
-	}{{t.places, newLayer("places", placeKeys...)}, {t.labels, newLayer("labels", labelKeys...)}} {
+		name  string
+		keys  []string
+	}{{t.places, "places", placeKeys}, {t.labels, "labels", labelKeys}} {
+		l.reset(ps.name, ps.keys...)
 		for _, p := range ps.drawn {
-			ps.layer.geometry.point(p.at)
-			ps.layer.add(p.id, p.values)
+			l.geometry.point(p.at)
+			l.add(p.id, p.values...)
 		}
-		tile = ps.layer.appendTo(tile)
+		tile = l.appendTo(tile)
 	}
 	return tile
 }

@@ -318,10 +318,11 @@ func (s *Service) withStatic(ctx context.Context, db *pgxpool.Pool, c Coordinate
 			return nil, fmt.Errorf("tile %d/%d/%d: %w", c.Z, c.X, c.Y, err)
 		}
 		if version == st.version {
-			figures := map[string]acreage.District{}
+			var figures map[string]figureValues
 			if filtered {
+				figures = make(map[string]figureValues, len(districts))
 				for _, d := range districts {
-					figures[d.Code] = d
+					figures[d.Code] = figuresOf(d)
 				}
 			} else {
 				// Figures read after the tile's statement may be newer than
@@ -356,15 +357,15 @@ func (s *Service) loadStatic(ctx context.Context, db *pgxpool.Pool, version int6
 }
 
 // storedFigures is every district's stored figures, by code, as of one
-// version of them (static_layers.figures).
+// version of them (static_layers.figures), encoded for the districts layer.
 type storedFigures struct {
 	version   string
-	districts map[string]acreage.District
+	districts map[string]figureValues
 }
 
 // readFigures reads the stored figures from db.
 func readFigures(ctx context.Context, db *pgxpool.Pool) (*storedFigures, error) {
-	f := &storedFigures{districts: map[string]acreage.District{}}
+	f := &storedFigures{districts: map[string]figureValues{}}
 	var codes []string
 	var net, poppy, cannabis []float64
 	var fields []int32
@@ -372,9 +373,9 @@ func readFigures(ctx context.Context, db *pgxpool.Pool) (*storedFigures, error) 
 		return nil, fmt.Errorf("read district figures: %w", err)
 	}
 	for i, code := range codes {
-		f.districts[code] = acreage.District{Acres: acreage.Round4(net[i] / acreage.AcreM2),
+		f.districts[code] = figuresOf(acreage.District{Acres: acreage.Round4(net[i] / acreage.AcreM2),
 			AcresPoppy: acreage.Round4(poppy[i] / acreage.AcreM2), AcresCannabis: acreage.Round4(cannabis[i] / acreage.AcreM2),
-			Fields: int(fields[i])}
+			Fields: int(fields[i])})
 	}
 	return f, nil
 }
