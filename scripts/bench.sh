@@ -124,6 +124,13 @@ say "tiles cold at 100,000 fields done"
 go_side=$(go test -run '^$' -bench 'Stage$' -benchtime 5x ./internal/ingest | awk '/^BenchmarkStage/ { for (i = 1; i < NF; i++) if ($(i + 1) == "fields/s") print $i }')
 row "Go side of an upload (no database), 20,000 fields" "$go_side fields/s" "BenchmarkStage, $(nproc) cores"
 
+# --- The server's own work for a tile from zoom 12 up besides its
+# statement: the static layers clipped and encoded (zoom 15).
+static=$(go test -run '^$' -bench 'StaticLayers$' -benchtime 100x -benchmem ./internal/tiles | awk '/^BenchmarkStaticLayers/ {
+	for (i = 1; i < NF; i++) { if ($(i + 1) == "ns/tile") ns = $i; if ($(i + 1) == "tiles") n = $i; if ($(i + 1) == "allocs/op") a = $i }
+	printf "%s ns/tile|BenchmarkStaticLayers: %d tiles over district labels and rivers, %.0f allocations a tile\n", ns, n, a / n }')
+row "static layers of a zoom-15 tile, clipped and encoded (no database)" "${static%%|*}" "${static#*|}"
+
 # --- Memory: 560,000 fields in one 200 MB upload, peak RSS sampled.
 big="$DIR/fields-560k.geojson"
 [ -s "$big" ] || bin/genfields -n 560000 -seed 7 >"$big"

@@ -61,15 +61,12 @@ type layerEncoder struct {
 	tags     []uint32
 }
 
-func newLayer(name string, keys ...string) *layerEncoder {
-	return &layerEncoder{name: name, keys: keys}
-}
-
 // reset makes l an empty layer of the name and keys given, keeping the
 // memory it has.
 func (l *layerEncoder) reset(name string, keys ...string) {
 	l.name, l.keys = name, keys
-	l.features, l.values, l.seen = l.features[:0], l.values[:0], l.seen[:0]
+	l.features, l.values, l.seen, l.tags = l.features[:0], l.values[:0], l.seen[:0], l.tags[:0]
+	l.geometry.reset()
 }
 
 // add adds a feature: its id, its values in the order of the layer's keys,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -80,6 +81,40 @@ func reaching(b orb.Bound, f func(x, y int)) {
 			f(x, y)
 		}
 	}
+}
+
+// bufferedEnvelope is tile c's envelope with its buffer, in Web Mercator
+// metres, and the tile's west and north edges and size.
+func bufferedEnvelope(c Coordinate) (env orb.Bound, minX, maxY, size float64) {
+	size = 2 * halfWorld / float64(int(1)<<c.Z)
+	minX, maxY = -halfWorld+float64(c.X)*size, halfWorld-float64(c.Y)*size
+	margin := size * buffer / extent
+	return orb.Bound{Min: orb.Point{minX - margin, maxY - size - margin}, Max: orb.Point{minX + size + margin, maxY + margin}}, minX, maxY, size
+}
+
+// nearCell returns the runs of ml's segments that reach zoom-12 tile (x,
+// y)'s buffered envelope, its own positions unchanged: a long river is not
+// drawn from all its positions in every tile near it, and a tile clips the
+// runs to what it would clip the whole line to.
+func nearCell(ml orb.MultiLineString, x, y int) orb.MultiLineString {
+	cell, _, _, _ := bufferedEnvelope(Coordinate{Z: staticZoom, X: x, Y: y})
+	var near orb.MultiLineString
+	for _, l := range ml {
+		start := -1 // of the run being built
+		for i := 1; i <= len(l); i++ {
+			if i < len(l) && cell.Intersects(orb.Bound{Min: l[i-1], Max: l[i-1]}.Extend(l[i])) {
+				if start < 0 {
+					start = i - 1
+				}
+				continue
+			}
+			if start >= 0 {
+				near = append(near, l[start:i])
+				start = -1
+			}
+		}
+	}
+	return near
 }
 
 // outline is a district's or province's outline within one zoom-12 tile.
@@ -164,8 +199,13 @@ func readStatic(ctx context.Context, db *pgxpool.Pool) (*staticLayers, error) {
 		if err == nil {
 			err = each("rivers", "SELECT id, level, ST_AsBinary(ST_Multi(geom_3857)) FROM rivers ORDER BY id",
 				[]any{&r.id, &level, wkb.Scanner(&r.geom)}, func() {
-					r := &river{id: r.id, level: sintValue(int64(level)), geom: r.geom, bound: r.geom.Bound()}
-					reaching(r.bound, func(x, y int) { c := s.at(x, y); c.rivers = append(c.rivers, r) })
+					level := sintValue(int64(level))
+					reaching(r.geom.Bound(), func(x, y int) {
+						if near := nearCell(r.geom, x, y); len(near) > 0 {
+							c := s.at(x, y)
+							c.rivers = append(c.rivers, &river{id: r.id, level: level, geom: near, bound: near.Bound()})
+						}
+					})
 				})
 		}
 		if err == nil {
@@ -223,10 +263,7 @@ type drawnPoint struct {
 // ST_AsMVTGeom does: into tile coordinates (extent 4096, y down), clipped
 // to the tile and its buffer, rounded to whole units.
 func (s *staticLayers) tile(c Coordinate) *staticTile {
-	size := 2 * halfWorld / float64(int(1)<<c.Z)
-	minX, maxY := -halfWorld+float64(c.X)*size, halfWorld-float64(c.Y)*size
-	margin := size * buffer / extent
-	env := orb.Bound{Min: orb.Point{minX - margin, maxY - size - margin}, Max: orb.Point{minX + size + margin, maxY + margin}}
+	env, minX, maxY, size := bufferedEnvelope(c)
 	tileCoords := func(p orb.Point) orb.Point {
 		return orb.Point{(p[0] - minX) / size * extent, (maxY - p[1]) / size * extent}
 	}
@@ -298,6 +335,11 @@ func figuresOf(d acreage.District) figureValues {
 	return figureValues{doubleValue(d.Acres), doubleValue(d.AcresCannabis), doubleValue(d.AcresPoppy), sintValue(int64(d.Fields))}
 }
 
+// encoders keeps layer encoders, and the memory they have grown, between
+// tiles: grown afresh for each, they made a third of a zoom-15 tile's
+// allocations (BenchmarkStaticLayers).
+var encoders = sync.Pool{New: func() any { return new(layerEncoder) }}
+
 // noFigures are the figures of a district that has none.
 var noFigures = figuresOf(acreage.District{})
 
@@ -305,10 +347,13 @@ var noFigures = figuresOf(acreage.District{})
 // from figures (a district not in it has none), around the clearances
 // layer, already encoded. The layers keep the order of the tiles below
 // staticZoom: provinces, districts, clearances, rivers, places, labels.
-// One layer encoder writes them all in turn.
+// One layer encoder writes them all in turn, with memory kept from the
+// tiles before.
 func (t *staticTile) encode(figures map[string]figureValues, clearances []byte) []byte {
 	tile := make([]byte, 0, 2048+len(clearances))
-	l := newLayer("provinces", provinceKeys...)
+	l := encoders.Get().(*layerEncoder)
+	defer encoders.Put(l)
+	l.reset("provinces", provinceKeys...)
 	outlines := func(drawn []drawnOutline, add func(drawnOutline)) {
 		for _, o := range drawn {
 			for _, p := range o.geom {
@@ -402,9 +447,10 @@ func drawPolygon(p orb.Polygon) orb.Polygon {
 }
 
 // drawLine rounds a line to whole tile units and drops repeated
-// positions; nil when fewer than two are left.
+// positions, in place (a clipped copy, never held geometry); nil when
+// fewer than two are left.
 func drawLine(l orb.LineString) orb.LineString {
-	var out orb.LineString
+	out := l[:0]
 	for _, q := range l {
 		q = orb.Point{math.Round(q[0]), math.Round(q[1])}
 		if len(out) == 0 || out[len(out)-1] != q {
