@@ -5,9 +5,9 @@
 # as rows of bench.sh's table:
 #
 #   - a 1,000-field upload through the API and its retraction, at 0, 100k,
-#     200k, 300k and about 1M stored fields. The probe lies among the stored
-#     fields (the same districts and days) and overlaps none of them, and
-#     each probe is retracted before the next;
+#     200k, 300k and about 1M stored fields, the medians of three probes.
+#     The probes lie among the stored fields (the same districts and days)
+#     and overlap none of them, and each is retracted before the next;
 #   - the time of each of three successive 100,000-field imports
 #     (clearmap import), beside the peer pipeline on the same files: raw
 #     ogr2ogr into PostGIS, then acreage recomputed from scratch in SQL
@@ -29,21 +29,31 @@ done
 [ -s "$G/rest.ndjson" ] || bin/genfields -n 700000 -skip 301000 -seed 3 -ndjson >"$G/rest.ndjson"
 [ -s "$G/over-0.geojson" ] || bin/genfields -n 100000 -skip 0 -seed 5 >"$G/over-0.geojson"
 for k in 1 2 3 4 5; do
-	[ -s "$G/probe-$k.geojson" ] || bin/genfields -n 1000 -skip 100000 -seed $((10 + k)) >"$G/probe-$k.geojson"
+	for s in 1 2 3; do
+		f="$G/probe-$k-$s.geojson"
+		[ -s "$f" ] || bin/genfields -n 1000 -skip 100000 -seed $((s == 1 ? 10 + k : 10 * s + k)) >"$f"
+	done
 done
 
-# probe K STORED: uploads probe K through the API, retracts it, one row.
+# probe K STORED: uploads the three files of probe K through the API, each
+# retracted before the next, and makes one row of the medians: one sample
+# swung by half of itself from run to run on this machine.
 probe() {
-	local a b c id
-	a=$(now)
-	curl -sf -o "$G/receipt.json" -H "Authorization: Bearer $UP" -H "Content-Type: application/geo+json" \
-		--data-binary "@$G/probe-$1.geojson" http://127.0.0.1:8090/api/v1/uploads
-	b=$(now)
-	id=$(sed -E 's/^\{"id":([0-9]+).*/\1/' "$G/receipt.json")
-	curl -sf -o /dev/null -X DELETE -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:8090/api/v1/uploads/$id"
-	c=$(now)
-	row "1,000-field upload, then its retraction, at $2 stored fields" "$(secs2 "$a" "$b") s, $(secs2 "$b" "$c") s" "API, cache on"
+	local a b c id s ups=() rets=()
+	for s in 1 2 3; do
+		a=$(now)
+		curl -sf -o "$G/receipt.json" -H "Authorization: Bearer $UP" -H "Content-Type: application/geo+json" \
+			--data-binary "@$G/probe-$1-$s.geojson" http://127.0.0.1:8090/api/v1/uploads
+		b=$(now)
+		id=$(sed -E 's/^\{"id":([0-9]+).*/\1/' "$G/receipt.json")
+		curl -sf -o /dev/null -X DELETE -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:8090/api/v1/uploads/$id"
+		c=$(now)
+		ups+=("$(secs2 "$a" "$b")") rets+=("$(secs2 "$b" "$c")")
+	done
+	row "1,000-field upload, then its retraction, at $2 stored fields" "$(median "${ups[@]}") s, $(median "${rets[@]}") s" \
+		"API, cache on; medians of three: uploads ${ups[*]} s, retractions ${rets[*]} s"
 }
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 import() { # DATABASE FILE [FLAGS]: clearmap import, prints seconds
 	local a b
 	a=$(now)
