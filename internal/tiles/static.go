@@ -128,7 +128,8 @@ type outline struct {
 	bound                               orb.Bound
 }
 
-// river is a river or canal line and its level.
+// river is the part of a river or canal line near one zoom-12 tile
+// (nearCell), and its level.
 type river struct {
 	id    uint64
 	level value
